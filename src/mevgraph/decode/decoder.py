@@ -1,0 +1,293 @@
+"""Turn a :class:`~mevgraph.core.types.Block` into normalized actions.
+
+Traces are used when the block has them (they see internal calls and ETH movements); otherwise
+receipts' logs. Per transaction, phase-0 handlers (balance movements) run first so that phase-1
+handlers (swaps, liquidations, ...) can read them. A handler that raises skips that one frame or
+log with a logged reason; a transaction that fails as a whole is skipped; the block goes on.
+
+Frames inside a reverted call produce no actions. For transactions that reverted as a whole, the
+decoder additionally decodes their frames "as attempted" into ``DecodedBlock.attempted`` so the
+arbitrage detector can report reverted attempts -- those actions never move balances.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mevgraph.core.actions import Action, ActionSource, Transfer
+from mevgraph.core.types import ETH, Address, Block, Receipt, Trace, Transaction, TxHash
+from mevgraph.decode.context import LogContext, TraceContext
+from mevgraph.decode.registry import REGISTRY, Registry
+
+__all__ = ["TxMeta", "Skip", "DecodedBlock", "decode_block", "load_protocols"]
+
+log = logging.getLogger(__name__)
+
+_loaded = False
+
+
+def load_protocols() -> None:
+    """Import every built-in protocol module so that it registers its handlers."""
+    global _loaded
+    if _loaded:
+        return
+    from mevgraph.decode import protocols  # noqa: F401  (registers on import)
+
+    _loaded = True
+
+
+@dataclass(frozen=True, slots=True)
+class TxMeta:
+    """What the detectors need to know about a transaction besides its actions."""
+
+    hash: TxHash
+    index: int
+    from_: Address | None
+    to: Address | None
+    success: bool | None
+    gas_used: int | None
+    effective_gas_price: int | None
+    gas_cost_wei: int | None
+    gas_cost_reason: str | None
+    selector: str
+    input_hash: int | None = None  # hash of the full calldata, for displacement matching
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int | None = None
+    value: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    tx_hash: str | None
+    where: str
+    reason: str
+
+
+@dataclass(slots=True)
+class DecodedBlock:
+    block: Block
+    mode: str  # "traces" | "logs" | "none"
+    txs: list[TxMeta] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    attempted: list[Action] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+
+    @property
+    def chain_id(self) -> int:
+        return self.block.chain_id
+
+    @property
+    def number(self) -> int:
+        return self.block.number
+
+
+def _tx_meta(
+    block: Block,
+    tx_hash: TxHash,
+    index: int,
+    tx: Transaction | None,
+    receipt: Receipt | None,
+    top: Trace | None,
+) -> TxMeta:
+    from_ = tx.from_ if tx else (receipt.from_ if receipt and receipt.from_ else None)
+    to = tx.to if tx else (receipt.to if receipt else None)
+    if top is not None:
+        from_ = from_ or top.from_
+        to = to or top.to
+    success: bool | None = None
+    if receipt is not None and receipt.status is not None:
+        success = receipt.status
+    elif top is not None:
+        success = top.error is None
+    gas_used = receipt.gas_used if receipt else None
+    price = receipt.effective_gas_price if receipt else None
+    if price is None and tx is not None:
+        # Legacy transactions pay exactly gasPrice; for 1559 txs the price needs the base fee.
+        if tx.max_fee_per_gas is None and tx.gas_price is not None:
+            price = tx.gas_price
+        elif (
+            tx.max_fee_per_gas is not None
+            and tx.max_priority_fee_per_gas is not None
+            and block.base_fee_per_gas is not None
+        ):
+            price = min(tx.max_fee_per_gas, block.base_fee_per_gas + tx.max_priority_fee_per_gas)
+    cost: int | None = None
+    reason: str | None = None
+    if gas_used is None:
+        reason = "receipt has no gasUsed" if receipt else "no receipt for this transaction"
+    elif price is None:
+        reason = "effective gas price unknown (no effectiveGasPrice, no fee fields)"
+    else:
+        cost = gas_used * price
+    data = tx.input if tx else (top.input if top else "")
+    return TxMeta(
+        hash=tx_hash,
+        index=index,
+        from_=from_,
+        to=to,
+        success=success,
+        gas_used=gas_used,
+        effective_gas_price=price,
+        gas_cost_wei=cost,
+        gas_cost_reason=reason,
+        selector=data[:10] if len(data) >= 10 else "",
+        input_hash=hash(data) if len(data) > 2 else None,
+        max_fee_per_gas=tx.max_fee_per_gas if tx else None,
+        max_priority_fee_per_gas=tx.max_priority_fee_per_gas if tx else None,
+        value=tx.value if tx else (top.value if top else 0),
+    )
+
+
+def _run_traces(
+    ctx: TraceContext, registry: Registry, out: list[Action], skips: list[Skip], attempted: bool
+) -> None:
+    frames = ctx.frames
+    traces = registry.traces
+    hooks = registry.value_hooks
+    reverted = ctx.reverted
+    phase1: list[tuple[int, object]] = []
+    transfers: list[Transfer] = []
+    for i, fr in enumerate(frames):
+        if reverted[i] and not attempted:
+            continue
+        if fr.type == "call":
+            h = traces.get(fr.input[:10]) if len(fr.input) >= 10 else None
+            if h is not None:
+                if h.phase == 0:
+                    _call(h.fn, ctx, i, transfers, skips, "trace")
+                else:
+                    phase1.append((i, h.fn))
+            if fr.value and fr.call_type not in ("delegatecall", "staticcall", "callcode"):
+                for hk in hooks:
+                    _call(hk.fn, ctx, i, transfers, skips, "trace")
+        elif fr.type in ("suicide", "create") and hooks:
+            for hk in hooks:
+                _call(hk.fn, ctx, i, transfers, skips, "trace")
+    ctx.transfers = [a for a in transfers if isinstance(a, Transfer)]
+    out.extend(transfers)
+    for i, fn in phase1:
+        _call(fn, ctx, i, out, skips, "trace")
+
+
+def _call(fn, ctx, i, out: list, skips: list[Skip], kind: str) -> None:  # type: ignore[no-untyped-def]
+    try:
+        res = fn(ctx, i)
+    except Exception as exc:  # a malformed frame/log skips itself, never the block
+        where = (
+            f"trace {list(ctx.frames[i].trace_address)}" if kind == "trace" else f"log {ctx.logs[i].log_index}"
+        )
+        skips.append(Skip(ctx.tx_hash, where, f"{type(exc).__name__}: {exc}"))
+        log.debug("skip %s %s: %s", ctx.tx_hash, where, exc)
+        return
+    if res:
+        out.extend(res)
+
+
+def _run_logs(ctx: LogContext, registry: Registry, out: list[Action], skips: list[Skip]) -> None:
+    logs_t = registry.logs
+    phase1: list[tuple[int, object]] = []
+    transfers: list[Action] = []
+    for i, lg in enumerate(ctx.logs):
+        if not lg.topics or lg.removed:
+            continue
+        h = logs_t.get(lg.topics[0])
+        if h is None:
+            continue
+        if h.phase == 0:
+            _call(h.fn, ctx, i, transfers, skips, "log")
+        else:
+            phase1.append((i, h.fn))
+    # Without traces, the transaction's own value is the only visible ETH movement.
+    tx = ctx.tx
+    if tx is not None and tx.value and tx.to is not None:
+        transfers.append(
+            Transfer(
+                chain_id=ctx.chain_id,
+                block_number=ctx.block.number,
+                tx_hash=ctx.tx_hash,
+                tx_index=ctx.tx_index,
+                protocol="eth",
+                source=ActionSource.LOG,
+                trace_address=(),
+                token=ETH,
+                from_=tx.from_,
+                to=tx.to,
+                amount=tx.value,
+            )
+        )
+    ctx.transfers = [a for a in transfers if isinstance(a, Transfer)]
+    out.extend(transfers)
+    for i, fn in phase1:
+        _call(fn, ctx, i, out, skips, "log")
+
+
+def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock:
+    """Decode every transaction of ``block``; never raises for bad transaction data."""
+    load_protocols()
+    reg = registry or REGISTRY
+    tx_by_hash = {t.hash: t for t in block.transactions}
+    rc_by_hash = {r.tx_hash: r for r in block.receipts} if block.receipts else {}
+    mode = "traces" if block.traces is not None else ("logs" if block.receipts is not None else "none")
+    out = DecodedBlock(block=block, mode=mode)
+
+    if block.traces is not None:
+        by_tx: dict[str, list[Trace]] = {}
+        order: list[tuple[int, TxHash]] = []
+        for tr in block.traces:
+            if tr.tx_hash is None:
+                continue
+            lst = by_tx.get(tr.tx_hash)
+            if lst is None:
+                by_tx[tr.tx_hash] = lst = []
+                order.append((tr.tx_index if tr.tx_index is not None else len(order), tr.tx_hash))
+            lst.append(tr)
+        order.sort()
+        seen: set[str] = set()
+        for idx, h in order:
+            seen.add(h)
+            frames = by_tx[h]
+            if frames[0].trace_address != ():
+                out.skips.append(Skip(h, "trace []", "top-level frame missing (truncated trace list)"))
+                frames.sort(key=lambda f: f.trace_address)
+            tx = tx_by_hash.get(h)
+            meta = _tx_meta(block, h, idx, tx, rc_by_hash.get(h), frames[0] if frames[0].trace_address == () else None)
+            out.txs.append(meta)
+            try:
+                ctx = TraceContext(block=block, tx_hash=h, tx_index=idx, frames=frames, tx=tx)
+                if ctx.tx_reverted:
+                    _run_traces(ctx, reg, out.attempted, out.skips, attempted=True)
+                else:
+                    _run_traces(ctx, reg, out.actions, out.skips, attempted=False)
+            except Exception as exc:
+                out.skips.append(Skip(h, "tx", f"{type(exc).__name__}: {exc}"))
+                log.warning("skipping tx %s: %s", h, exc)
+        # Transactions known from the block but absent from the traces (truncated trace list).
+        for tx in block.transactions:
+            if tx.hash not in seen:
+                out.txs.append(_tx_meta(block, tx.hash, tx.index, tx, rc_by_hash.get(tx.hash), None))
+                out.skips.append(Skip(tx.hash, "tx", "no trace frames for this transaction"))
+        out.txs.sort(key=lambda m: m.index)
+    elif block.receipts is not None:
+        for rc in sorted(block.receipts, key=lambda r: r.tx_index):
+            tx = tx_by_hash.get(rc.tx_hash)
+            out.txs.append(_tx_meta(block, rc.tx_hash, rc.tx_index, tx, rc, None))
+            if rc.status is False:
+                continue  # a reverted transaction emits no logs
+            try:
+                ctx = LogContext(
+                    block=block, tx_hash=rc.tx_hash, tx_index=rc.tx_index, logs=list(rc.logs), receipt=rc, tx=tx
+                )
+                _run_logs(ctx, reg, out.actions, out.skips)
+            except Exception as exc:
+                out.skips.append(Skip(rc.tx_hash, "tx", f"{type(exc).__name__}: {exc}"))
+                log.warning("skipping tx %s: %s", rc.tx_hash, exc)
+    else:
+        for tx in block.transactions:
+            out.txs.append(_tx_meta(block, tx.hash, tx.index, tx, None, None))
+    return out
+
+
+def actions_of(decoded: Sequence[DecodedBlock]) -> list[Action]:
+    return [a for d in decoded for a in d.actions]

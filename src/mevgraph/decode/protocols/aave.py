@@ -1,0 +1,1 @@
+"""aave decoder (to be written)."""

@@ -1,0 +1,1 @@
+"""balancer decoder (to be written)."""

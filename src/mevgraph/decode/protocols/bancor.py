@@ -1,0 +1,1 @@
+"""bancor decoder (to be written)."""

@@ -1,0 +1,1 @@
+"""compound decoder (to be written)."""

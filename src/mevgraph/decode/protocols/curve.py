@@ -1,0 +1,1 @@
+"""curve decoder (to be written)."""

@@ -1,0 +1,1 @@
+"""erc20 decoder (to be written)."""

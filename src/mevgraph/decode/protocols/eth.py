@@ -1,0 +1,1 @@
+"""eth decoder (to be written)."""

@@ -1,0 +1,1 @@
+"""flashloans decoder (to be written)."""

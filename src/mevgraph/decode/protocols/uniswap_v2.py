@@ -1,0 +1,1 @@
+"""uniswap_v2 decoder (to be written)."""

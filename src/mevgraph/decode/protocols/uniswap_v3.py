@@ -1,0 +1,1 @@
+"""uniswap_v3 decoder (to be written)."""

@@ -1,0 +1,1 @@
+"""weth decoder (to be written)."""

@@ -1,0 +1,1 @@
+"""zerox decoder (to be written)."""

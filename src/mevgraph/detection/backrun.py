@@ -1,0 +1,1 @@
+"""backrun linking (to be written): link(graph, candidates) -> candidates."""

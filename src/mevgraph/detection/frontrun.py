@@ -1,0 +1,1 @@
+"""frontrun detector (to be written). Must expose ``DETECTOR`` with ``kind`` and ``detect(graph) -> list[Candidate]``."""

@@ -1,0 +1,1 @@
+"""jit detector (to be written). Must expose ``DETECTOR`` with ``kind`` and ``detect(graph) -> list[Candidate]``."""

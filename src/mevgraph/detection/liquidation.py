@@ -1,0 +1,1 @@
+"""liquidation detector (to be written). Must expose ``DETECTOR`` with ``kind`` and ``detect(graph) -> list[Candidate]``."""

@@ -1,0 +1,1 @@
+"""money (to be written): finalize(graph, candidates, price_source=None) -> list[Finding]."""

@@ -1,0 +1,1 @@
+"""precedence (to be written): resolve(candidates) -> candidates."""

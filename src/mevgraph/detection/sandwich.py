@@ -1,0 +1,1 @@
+"""sandwich detector (to be written). Must expose ``DETECTOR`` with ``kind`` and ``detect(graph) -> list[Candidate]``."""

@@ -1,0 +1,1 @@
+"""price sources (to be written): PriceSource protocol and on-chain derived prices."""
