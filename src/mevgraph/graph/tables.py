@@ -281,8 +281,8 @@ class PropertyGraph:
                 edge("HOLDS", chain, 0, None, pool, t, None)
 
         t = self.tables
-        t["blocks"] = _table(blocks, {"chain_id": pa.int64(), "number": pa.int64(), "timestamp": pa.int64(), "base_fee_per_gas": pa.int64()})
-        t["transactions"] = _table(txs, {"chain_id": pa.int64(), "block_number": pa.int64(), "tx_index": pa.int64(), "gas_used": pa.int64(), "effective_gas_price": pa.int64(), "input_hash": pa.int64()})
+        t["blocks"] = _table(blocks, {"chain_id": pa.int64(), "number": pa.int64(), "timestamp": pa.int64(), "base_fee_per_gas": pa.int64(), "n_txs": pa.int64()})
+        t["transactions"] = _table(txs, {"chain_id": pa.int64(), "block_number": pa.int64(), "tx_index": pa.int64(), "gas_used": pa.int64(), "effective_gas_price": pa.int64(), "input_hash": pa.int64(), "to_is_router": pa.bool_(), "success": pa.bool_()})
         t["swaps"] = _table(swaps, {"action_id": pa.int64(), "chain_id": pa.int64(), "block_number": pa.int64(), "tx_index": pa.int64(), "amount_in_f": pa.float64(), "amount_out_f": pa.float64(), "attempted": pa.bool_()})
         t["transfers"] = _table(transfers, {"action_id": pa.int64(), "chain_id": pa.int64(), "block_number": pa.int64(), "tx_index": pa.int64(), "amount_f": pa.float64()})
         t["liquidations"] = _table(liqs, {"action_id": pa.int64(), "chain_id": pa.int64(), "block_number": pa.int64(), "tx_index": pa.int64(), "attempted": pa.bool_()})

@@ -1,0 +1,46 @@
+# mevgraph — two commands: `make demo` and `make test` (each installs what it needs first).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA ?= ../shared/data/mainnet/blocks
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test bench lint format clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## demo: detect MEV in the real mainnet blocks (or DATA=path) and print a table of findings
+demo: setup
+	$(VENV)/bin/mevgraph inspect $(DATA)
+
+## test: the whole suite against real blocks and a real local node
+test: setup
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+## bench: throughput and the peer comparison report (docs/peer-comparison.md)
+bench: setup
+	$(PY) benchmarks/inspect_throughput.py
+	$(PY) benchmarks/compare_peer.py
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+format: setup
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

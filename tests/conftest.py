@@ -1,0 +1,64 @@
+"""Shared fixtures: the real mainnet blocks in ``../shared/data`` (read in place, never copied)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mevgraph.core.types import Block
+from mevgraph.decode.decoder import DecodedBlock, decode_block
+from mevgraph.ingest.fixture import block_from_fixture
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MEVGRAPH_SHARED", ROOT.parent / "shared"))
+DATA = SHARED / "data" / "mainnet"
+BLOCK_FILES = sorted((DATA / "blocks").glob("*.json.gz"))
+
+
+def _require_data() -> None:
+    if not BLOCK_FILES:
+        msg = f"real mainnet blocks not found under {DATA} (expected ../shared/data beside the repo)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+@lru_cache(maxsize=None)
+def load_fixture(name: str) -> Block:
+    """Block from ``blocks/<name>.json.gz`` (``name`` is the file stem, e.g. ``"12775690"``)."""
+    with gzip.open(DATA / "blocks" / f"{name}.json.gz") as fh:
+        return block_from_fixture(json.load(fh), source=f"{name}.json.gz")
+
+
+@lru_cache(maxsize=None)
+def decoded_fixture(name: str) -> DecodedBlock:
+    return decode_block(load_fixture(name))
+
+
+@lru_cache(maxsize=None)
+def peer_output(name: str) -> dict[str, Any]:
+    with gzip.open(DATA / "peer" / f"{name}.json.gz") as fh:
+        return json.load(fh)
+
+
+@lru_cache(maxsize=1)
+def expected_records() -> list[dict[str, Any]]:
+    return json.loads((DATA / "expected_from_tests.json").read_text())["records"]
+
+
+@pytest.fixture(scope="session")
+def block_names() -> list[str]:
+    _require_data()
+    return [p.name.removesuffix(".json.gz") for p in BLOCK_FILES]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    _require_data()
+    return DATA
