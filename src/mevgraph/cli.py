@@ -62,14 +62,17 @@ def _file_blocks(paths: list[Path], chain_id: int) -> tuple[int, Iterator[Block 
 
 
 def _rpc_blocks(url: str, start: int, end: int, concurrency: int) -> tuple[int, Iterator[Block | BlockError]]:
-    from mevgraph.ingest.rpc import fetch_range
+    from mevgraph.ingest.rpc import FailedBlock, RpcError, fetch_range
 
     def gen() -> Iterator[Block | BlockError]:
-        for item in fetch_range(url, start, end, concurrency=concurrency):
-            if isinstance(item, Block):
-                yield item
-            else:  # a failed block: (number, reason)
-                yield BlockError(f"block {item[0]}", str(item[1]))
+        try:
+            for item in fetch_range(url, start, end, concurrency=concurrency):
+                if isinstance(item, FailedBlock):
+                    yield BlockError(f"block {item.number}", item.reason)
+                else:
+                    yield item
+        except RpcError as exc:  # the node is unreachable: what was fetched stands, say why we stopped
+            yield BlockError(url, f"{type(exc).__name__}: {exc}")
 
     return end - start + 1, gen()
 
