@@ -141,7 +141,10 @@ def inspect(
             stream.close()
 
     if fmt == Format.table:
-        console = Console(file=out.open("w")) if out else Console()
+        # Not a terminal (a pipe, a file): wide enough that hashes and amounts stay on one line.
+        console = Console(file=out.open("w"), width=220) if out else Console()
+        if not console.is_terminal:
+            console.width = max(console.width, 220)
         console.print(findings_table(findings))
     elif fmt == Format.html:
         html = findings_html(findings)

@@ -7,7 +7,9 @@ log with a logged reason; a transaction that fails as a whole is skipped; the bl
 
 Frames inside a reverted call produce no actions. For transactions that reverted as a whole, the
 decoder additionally decodes their frames "as attempted" into ``DecodedBlock.attempted`` so the
-arbitrage detector can report reverted attempts -- those actions never move balances.
+arbitrage detector can report reverted attempts -- those actions never move balances. The same
+holds for the reverted sub-calls of a successful transaction that contain a swap, liquidation or
+other phase-1 action (a caught revert: see :func:`_run_reverted_subcalls`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from mevgraph.core.actions import Action, ActionSource, Transfer
+from mevgraph.core.actions import Action, ActionSource, CoinbasePayment, Transfer
 from mevgraph.core.types import ETH, Address, Block, Receipt, Trace, Transaction, TxHash
 from mevgraph.decode.context import LogContext, TraceContext
 from mevgraph.decode.registry import REGISTRY, Registry
@@ -26,6 +28,9 @@ __all__ = ["TxMeta", "Skip", "DecodedBlock", "decode_block", "load_protocols"]
 log = logging.getLogger(__name__)
 
 _loaded = False
+
+MAX_PLAUSIBLE_GAS = 1 << 40
+"""No transaction can use more gas than a block holds; larger receipt values are corrupt."""
 
 
 def load_protocols() -> None:
@@ -102,6 +107,10 @@ def _tx_meta(
     elif top is not None:
         success = top.error is None
     gas_used = receipt.gas_used if receipt else None
+    bad_gas = gas_used is not None and not 0 <= gas_used <= MAX_PLAUSIBLE_GAS
+    if bad_gas:
+        # Seen in the peer's fixture of block 12498502: gas_used = 2**64 - 1 on some receipts.
+        gas_used = None
     price = receipt.effective_gas_price if receipt else None
     if price is None and tx is not None:
         # Legacy transactions pay exactly gasPrice; for 1559 txs the price needs the base fee.
@@ -115,7 +124,9 @@ def _tx_meta(
             price = min(tx.max_fee_per_gas, block.base_fee_per_gas + tx.max_priority_fee_per_gas)
     cost: int | None = None
     reason: str | None = None
-    if gas_used is None:
+    if bad_gas:
+        reason = f"receipt gasUsed implausible ({receipt.gas_used if receipt else None})"
+    elif gas_used is None:
         reason = "receipt has no gasUsed" if receipt else "no receipt for this transaction"
     elif price is None:
         reason = "effective gas price unknown (no effectiveGasPrice, no fee fields)"
@@ -223,6 +234,49 @@ def _run_logs(ctx: LogContext, registry: Registry, out: list[Action], skips: lis
         _call(fn, ctx, i, out, skips, "log")
 
 
+def _reverted_action_frames(ctx: TraceContext, registry: Registry) -> bool:
+    """True when a reverted frame of the transaction calls a phase-1 (non-transfer) handler."""
+    traces = registry.traces
+    reverted = ctx.reverted
+    for i, fr in enumerate(ctx.frames):
+        if reverted[i] and len(fr.input) >= 10:
+            h = traces.get(fr.input[:10])
+            if h is not None and h.phase != 0:
+                return True
+    return False
+
+
+def _run_reverted_subcalls(
+    block: Block,
+    tx_hash: TxHash,
+    index: int,
+    frames: list[Trace],
+    tx: Transaction | None,
+    registry: Registry,
+    out: list[Action],
+) -> None:
+    """Decode the reverted sub-calls of a successful transaction "as attempted".
+
+    A searcher contract may wrap its attempt in a call whose revert it catches: tx
+    0x23a4dc7044666d3d4cc2d394a8017fc9d6b87018c20390d35266cea1af783e8a (block 12483198) succeeds
+    while its whole arbitrage sits under the reverted delegatecall at trace [0, 0]. Only actions
+    of reverted frames are kept, and no balance movements (transfers, coinbase payments): the
+    transaction's real transfers are the only ones money may read. Skips of this second pass are
+    not recorded (the frames have no effect on chain).
+    """
+    ctx = TraceContext(block=block, tx_hash=tx_hash, tx_index=index, frames=frames, tx=tx)
+    found: list[Action] = []
+    _run_traces(ctx, registry, found, [], attempted=True)
+    where = {fr.trace_address: i for i, fr in enumerate(frames)}
+    reverted = ctx.reverted
+    for a in found:
+        if isinstance(a, Transfer | CoinbasePayment):
+            continue  # balance movements of a successful tx must stay the real ones (money reads them)
+        i = where.get(a.trace_address) if a.trace_address is not None else None
+        if i is not None and reverted[i]:
+            out.append(a)
+
+
 def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock:
     """Decode every transaction of ``block``; never raises for bad transaction data."""
     load_protocols()
@@ -260,6 +314,8 @@ def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock
                     _run_traces(ctx, reg, out.attempted, out.skips, attempted=True)
                 else:
                     _run_traces(ctx, reg, out.actions, out.skips, attempted=False)
+                    if True in ctx.reverted and _reverted_action_frames(ctx, reg):
+                        _run_reverted_subcalls(block, h, idx, frames, tx, reg, out.attempted)
             except Exception as exc:
                 out.skips.append(Skip(h, "tx", f"{type(exc).__name__}: {exc}"))
                 log.warning("skipping tx %s: %s", h, exc)
