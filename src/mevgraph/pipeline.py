@@ -88,7 +88,7 @@ def inspect_blocks(
     for item in blocks:
         if isinstance(item, BlockError):
             st.errors.append(item)
-            log.warning("skipping %s: %s", item.where, item.reason)
+            log.info("skipping %s: %s", item.where, item.reason)
             continue
         t0 = time.perf_counter()
         try:
