@@ -8,7 +8,7 @@ the whole payload (for return data / log data).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from Crypto.Hash import keccak
 
@@ -39,13 +39,13 @@ def keccak_hex(data: bytes) -> str:
     return "0x" + h.hexdigest()
 
 
-@lru_cache(maxsize=None)
+@cache
 def selector(signature: str) -> str:
     """``selector("transfer(address,uint256)") == "0xa9059cbb"``."""
     return keccak_hex(signature.encode())[:10]
 
 
-@lru_cache(maxsize=None)
+@cache
 def topic(signature: str) -> str:
     """Event topic0 of a canonical event signature."""
     return keccak_hex(signature.encode())
