@@ -9,7 +9,7 @@ from .conftest import decoded_fixture
 
 def test_tables_and_exports_agree(block_names: list[str]) -> None:
     g = PropertyGraph.build([decoded_fixture("12775690")])
-    edges = g.tables["edges"]
+    edges = g.edges
     assert set(edges.column("type").to_pylist()) <= set(EDGE_TYPES)
     assert {"SENT", "IN_BLOCK", "CALLED", "SWAPPED_ON", "TRANSFERRED"} <= set(edges.column("type").to_pylist())
     nx_g = to_networkx(g)

@@ -70,7 +70,7 @@ def _nodes_and_edges(graph: PropertyGraph) -> tuple[dict[str, dict[str, Any]], l
             node_id("Address", addr, chain), {"label": "Token", "chain_id": chain, "address": addr, "kind": "token"}
         )
     edges: list[tuple[str, str, dict[str, Any]]] = []
-    e = t["edges"]
+    e = graph.edges
     cols = {name: e.column(name).to_pylist() for name in e.column_names}
     for k in range(e.num_rows):
         typ = cols["type"][k]
