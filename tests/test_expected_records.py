@@ -70,9 +70,11 @@ def test_liquidation_record(rec: dict, block_names: list[str]) -> None:
     # ...and it is reported as a liquidation finding with the same figures.
     fs = [f for f in findings(str(rec["block_number"])) if f.kind == Kind.LIQUIDATION and e["transaction_hash"] in f.attacker_txs]
     assert fs, "decoded liquidation not reported as a finding"
+    # One finding per transaction: a tx with several liquidations lists them all in details.
     assert any(
-        f.details.get("borrower") == e["liquidated_user"] and f.details.get("debt_amount") == e["debt_purchase_amount"]
+        d.get("borrower") == e["liquidated_user"] and d.get("debt_amount") == e["debt_purchase_amount"]
         for f in fs
+        for d in f.details.get("liquidations", [f.details])
     )
 
 
@@ -103,10 +105,22 @@ def test_exact_swap_record(rec: dict, block_names: list[str]) -> None:
     assert len(hits) == 1
 
 
+# Arbitrages we report beyond the peer's count, each justified (see docs/peer-comparison.md).
+DOCUMENTED_EXTRA_ARBITRAGES = {
+    12483198: {
+        # WETH -> DAI (Uniswap V2) -> USDT (Curve, through helper contract 0x2393c3...) -> WETH,
+        # +1.398 WETH: the helper as the Curve leg's sender/recipient breaks the peer's chaining.
+        "0xd5639f59fb23547826bcd9a2a99905d3f748454776fd4d679c724283de1dbb81",
+    },
+}
+
+
 @pytest.mark.parametrize("rec", _records("arbitrage_count"), ids=_id)
 def test_arbitrage_count(rec: dict, block_names: list[str]) -> None:
     arbs = [f for f in findings(str(rec["block_number"])) if f.kind in (Kind.ARBITRAGE, Kind.BACKRUN)]
-    assert len(arbs) == rec["expected"]["count"], [(f.kind, f.attacker_txs, f.status) for f in arbs]
+    extra = DOCUMENTED_EXTRA_ARBITRAGES.get(rec["block_number"], set())
+    assert {tx for f in arbs for tx in f.attacker_txs} >= extra
+    assert len(arbs) == rec["expected"]["count"] + len(extra), [(f.kind, f.attacker_txs, f.status) for f in arbs]
 
 
 @pytest.mark.parametrize("rec", _records("arbitrage"), ids=_id)

@@ -364,11 +364,6 @@ def test_block_12483198_peer_arbitrages_plus_curve_loop(real: dict[str, Candidat
     assert mine == peer_ok | {"0xd5639f59fb23547826bcd9a2a99905d3f748454776fd4d679c724283de1dbb81"}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs the Uniswap V2/V3 decoders to decode reverted swap frames (no output, payment "
-    "in a reverted sibling frame) in attempted mode; the caught-revert pass of the decoder is there",
-)
 def test_block_12483198_reverted_attempt_reported(real: dict[str, Candidate]) -> None:
     """Regression: tx 0x23a4dc70... succeeds but its whole arbitrage sits under the reverted
     delegatecall at trace [0, 0]; the peer reports it with error "Reverted"."""

@@ -187,6 +187,35 @@ def _sccs(nodes: list[str], adj: dict[str, list[str]]) -> list[list[str]]:
     return out
 
 
+def _close(a: int, b: int, tolerance_ppm: int) -> bool:
+    return abs(a - b) * 1_000_000 <= tolerance_ppm * max(a, b)
+
+
+def _chained_loops(
+    swaps: list[Swap], edges: list[tuple[str, str]], idx: list[int], tolerance_ppm: int
+) -> list[Loop]:
+    """Loops whose legs run one after another, each spending (within tolerance) what the
+    previous one produced, back to the first leg's input token. Greedy and quadratic at worst
+    in the component's swaps; swaps used by one loop are not reused by another."""
+    used: set[int] = set()
+    out: list[Loop] = []
+    for k, start in enumerate(idx):
+        if start in used:
+            continue
+        chain = [start]
+        token, amount = edges[start][1], swaps[start].amount_out
+        for j in idx[k + 1 :]:
+            if j in used or edges[j][0] != token or not _close(swaps[j].amount_in, amount, tolerance_ppm):
+                continue
+            chain.append(j)
+            token, amount = edges[j][1], swaps[j].amount_out
+            if token == edges[start][0]:
+                used.update(chain)
+                out.append(Loop(tuple(chain), token, amount - swaps[start].amount_in))
+                break
+    return out
+
+
 def find_loops(swaps: list[Swap], tolerance_ppm: int = TOLERANCE_PPM) -> list[Loop]:
     """Balanced token loops among ``swaps`` (one transaction's swaps, in execution order).
 
@@ -238,6 +267,9 @@ def find_loops(swaps: list[Swap], tolerance_ppm: int = TOLERANCE_PPM) -> list[Lo
             if abs(produced[t] - consumed[t]) * 1_000_000 > tolerance_ppm * max(produced[t], consumed[t])
         ]
         if len(unbalanced) > 1:
+            # Unrelated trades share the component (e.g. a router buy and sell around the bot's
+            # loop, block 12483198 tx 0x23a4dc70): fall back to loops executed as a chain.
+            loops.extend(_chained_loops(swaps, edges, idx, tolerance_ppm))
             continue
         if unbalanced:
             profit_token = unbalanced[0]
