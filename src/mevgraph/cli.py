@@ -96,6 +96,27 @@ def _progress_wrap(total: int, items: Iterable[Block | BlockError], show: bool) 
             prog.advance(task)
 
 
+def _parallel_files(
+    paths: list[Path], chain_id: int, workers: int, batch_size: int, stats: InspectStats, progress: bool
+) -> Iterator[Finding]:
+    from mevgraph.ingest.files import expand_paths
+    from mevgraph.parallel import inspect_files_parallel
+
+    files = expand_paths(paths)
+    if not progress:
+        yield from inspect_files_parallel(files, workers=workers, chain_id=chain_id, batch_size=batch_size, stats=stats)
+        return
+    with Progress(
+        TextColumn("[bold]inspect"), BarColumn(), MofNCompleteColumn(), TextColumn("blocks"),
+        TimeElapsedColumn(), console=err, transient=True,
+    ) as prog:
+        task = prog.add_task("blocks", total=len(files))
+        yield from inspect_files_parallel(
+            files, workers=workers, chain_id=chain_id, batch_size=batch_size, stats=stats,
+            on_shard=lambda n: prog.advance(task, n),
+        )
+
+
 @app.command()
 def inspect(
     paths: Annotated[list[Path] | None, typer.Argument(help="Block files or directories.")] = None,
@@ -108,6 +129,7 @@ def inspect(
     batch_size: Annotated[int, typer.Option(help="Blocks per detection batch.")] = 128,
     out: Annotated[Path | None, typer.Option(help="Write the output here instead of stdout.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    workers: Annotated[int, typer.Option(help="Worker processes for files (reading, decoding and detection).")] = 1,
 ) -> None:
     """Detect MEV in blocks from files or from a node and print the findings."""
     if rpc:
@@ -124,13 +146,19 @@ def inspect(
             raise typer.BadParameter(f"no such file or directory: {', '.join(missing)}")
         total, blocks = _file_blocks(list(paths), chain_id)
 
+    if workers < 1:
+        raise typer.BadParameter("--workers must be >= 1")
     stats = InspectStats()
     findings: list[Finding] = []
     stream = sys.stdout if out is None or fmt != Format.jsonl else out.open("w")
-    try:
-        for f in inspect_blocks(
+    if workers > 1 and not rpc:
+        results = _parallel_files(list(paths or []), chain_id, workers, batch_size, stats, progress)
+    else:
+        results = inspect_blocks(
             _progress_wrap(total, blocks, progress and total > 1), batch_size=batch_size, stats=stats
-        ):
+        )
+    try:
+        for f in results:
             if fmt == Format.jsonl:
                 stream.write(json.dumps(f.to_json()) + "\n")
                 stream.flush()

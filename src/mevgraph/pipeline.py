@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from mevgraph.core.types import Block
@@ -57,14 +57,16 @@ def inspect_blocks(
     batch_size: int = 128,
     stats: InspectStats | None = None,
     on_block: Callable[[Block], None] | None = None,
+    context: Sequence[Block] = (),
 ) -> Iterator[Finding]:
     """Decode, graph and detect over ``blocks``; yields findings batch by batch.
 
     ``blocks`` may interleave :class:`BlockError` items (unreadable inputs): they are recorded in
-    ``stats.errors`` and skipped.
+    ``stats.errors`` and skipped. ``context`` blocks (those just before ``blocks``, e.g. the end
+    of the previous shard) are seen by the detectors but none of their findings is reported.
     """
     st = stats if stats is not None else InspectStats()
-    context: list[DecodedBlock] = []
+    context: list[DecodedBlock] = [decode_block(b) for b in context[-CONTEXT_BLOCKS:]]
     batch: list[DecodedBlock] = []
 
     def flush() -> Iterator[Finding]:

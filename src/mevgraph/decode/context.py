@@ -29,25 +29,45 @@ class TraceContext:
     tx: Transaction | None = None
     # Filled by the decoder:
     reverted: list[bool] = field(default_factory=list)
-    children: list[list[int]] = field(default_factory=list)
     transfers: list[Transfer] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
+    _children: list[list[int]] | None = None
 
     def __post_init__(self) -> None:
-        n = len(self.frames)
-        self.children = [[] for _ in range(n)]
+        frames = self.frames
+        n = len(frames)
+        if not any(fr.error is not None for fr in frames):
+            # The common case: nothing reverted, and children are only built if a handler asks.
+            self.reverted = [False] * n
+            return
         self.reverted = [False] * n
         index_of: dict[tuple[int, ...], int] = {}
-        for i, fr in enumerate(self.frames):
+        for i, fr in enumerate(frames):
             ta = fr.trace_address
             index_of[ta] = i
             parent_reverted = False
             if ta:
                 p = index_of.get(ta[:-1])
                 if p is not None:
-                    self.children[p].append(i)
                     parent_reverted = self.reverted[p]
             self.reverted[i] = parent_reverted or fr.error is not None
+
+    @property
+    def children(self) -> list[list[int]]:
+        """Child frame indices of every frame (built on first use)."""
+        kids = self._children
+        if kids is None:
+            kids = [[] for _ in self.frames]
+            index_of: dict[tuple[int, ...], int] = {}
+            for i, fr in enumerate(self.frames):
+                ta = fr.trace_address
+                index_of[ta] = i
+                if ta:
+                    p = index_of.get(ta[:-1])
+                    if p is not None:
+                        kids[p].append(i)
+            self._children = kids
+        return kids
 
     @property
     def chain_id(self) -> int:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from itertools import groupby
+from operator import attrgetter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -159,29 +161,34 @@ def _tx_meta(
     )
 
 
+_NO_VALUE_MOVE = frozenset(("delegatecall", "staticcall", "callcode"))
+
+
 def _run_traces(
     ctx: TraceContext, registry: Registry, out: list[Action], skips: list[Skip], attempted: bool
 ) -> None:
-    frames = ctx.frames
     traces = registry.traces
     hooks = registry.value_hooks
     reverted = ctx.reverted
+    skip_reverted = not attempted and True in reverted
     phase1: list[tuple[int, object]] = []
     transfers: list[Transfer] = []
-    for i, fr in enumerate(frames):
-        if reverted[i] and not attempted:
+    # The hot loop of the whole engine (~1,000 frames per mainnet block): one dict lookup per
+    # frame, everything else only for frames that matched or move ETH.
+    for i, fr in enumerate(ctx.frames):
+        if skip_reverted and reverted[i]:
             continue
         if fr.type == "call":
-            h = traces.get(fr.input[:10]) if len(fr.input) >= 10 else None
+            h = traces.get(fr.input[:10])
             if h is not None:
                 if h.phase == 0:
                     _call(h.fn, ctx, i, transfers, skips, "trace")
                 else:
                     phase1.append((i, h.fn))
-            if fr.value and fr.call_type not in ("delegatecall", "staticcall", "callcode"):
+            if fr.value and fr.call_type not in _NO_VALUE_MOVE:
                 for hk in hooks:
                     _call(hk.fn, ctx, i, transfers, skips, "trace")
-        elif fr.type in ("suicide", "create") and hooks:
+        elif hooks and fr.type in ("suicide", "create"):
             for hk in hooks:
                 _call(hk.fn, ctx, i, transfers, skips, "trace")
     ctx.transfers = [a for a in transfers if isinstance(a, Transfer)]
@@ -295,16 +302,19 @@ def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock
     out = DecodedBlock(block=block, mode=mode)
 
     if block.traces is not None:
+        # Parity lists a block's frames transaction by transaction: group consecutive runs.
         by_tx: dict[str, list[Trace]] = {}
         order: list[tuple[int, TxHash]] = []
-        for tr in block.traces:
-            if tr.tx_hash is None:
+        for h, run in groupby(block.traces, attrgetter("tx_hash")):
+            if h is None:
                 continue
-            lst = by_tx.get(tr.tx_hash)
+            lst = by_tx.get(h)
             if lst is None:
-                by_tx[tr.tx_hash] = lst = []
-                order.append((tr.tx_index if tr.tx_index is not None else len(order), tr.tx_hash))
-            lst.append(tr)
+                by_tx[h] = lst = list(run)
+                first = lst[0]
+                order.append((first.tx_index if first.tx_index is not None else len(order), h))
+            else:  # frames of one tx out of order in the source: keep them together
+                lst.extend(run)
         order.sort()
         seen: set[str] = set()
         for idx, h in order:

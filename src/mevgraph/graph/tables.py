@@ -24,6 +24,7 @@ tables hold them as decimal strings plus ``float64`` approximations for ratio fi
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -411,6 +412,10 @@ def _database() -> Any:
     in live use), so they must not pay the first each time.
     """
     db = getattr(_local, "db", None)
-    if db is None:
+    if db is None or _local.pid != os.getpid():  # a forked child must not reuse its parent's
         db = _local.db = duckdb.connect()
+        _local.pid = os.getpid()
+        threads = os.environ.get("MEVGRAPH_DUCKDB_THREADS")
+        if threads:  # worker processes run one DuckDB thread each, not one per core each
+            db.execute(f"SET threads={int(threads)}")
     return db

@@ -1,0 +1,144 @@
+"""Inspection on several CPU cores: contiguous shards of blocks, one worker process each.
+
+Decoding and detection are CPU-bound Python, so threads would share one core (the GIL);
+blocks are independent once each shard also sees the :data:`~mevgraph.pipeline.CONTEXT_BLOCKS`
+blocks before it, so shards go to worker processes and only the (small) findings come back.
+Results are identical to the single-process run: every block is owned by exactly one shard, and
+shards are cut at the same places a single run would see as context.
+
+Two entry points: :func:`inspect_files_parallel` (workers also read and parse the files, which
+is where most of the time goes for a directory of blocks) and :func:`inspect_loaded_parallel`
+(blocks already in memory; the workers are forked and see them without copying).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from mevgraph.core.types import Block
+from mevgraph.detection.base import Finding
+from mevgraph.pipeline import CONTEXT_BLOCKS, BlockError, InspectStats, inspect_blocks
+
+__all__ = ["inspect_files_parallel", "inspect_loaded_parallel", "shards", "LoadedPool"]
+
+
+def shards(n: int, size: int) -> list[tuple[int, int]]:
+    """Half-open index ranges of at most ``size`` items covering ``range(n)``.
+
+    >>> shards(5, 2)
+    [(0, 2), (2, 4), (4, 5)]
+    """
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _read(path: Path, chain_id: int) -> Block | BlockError:
+    from mevgraph.ingest.files import read_block_file
+
+    try:
+        return read_block_file(path, chain_id=chain_id)
+    except Exception as exc:  # an unreadable file is reported, the shard goes on
+        return BlockError(str(path), f"{type(exc).__name__}: {exc}")
+
+
+def _files_shard(args: tuple[list[Path], list[Path], int, int]) -> tuple[list[Finding], InspectStats]:
+    paths, context_paths, chain_id, batch_size = args
+    ctx = [b for b in (_read(p, chain_id) for p in context_paths) if isinstance(b, Block)]
+    stats = InspectStats()
+    found = list(
+        inspect_blocks(
+            (_read(p, chain_id) for p in paths), batch_size=batch_size, stats=stats, context=ctx
+        )
+    )
+    return found, stats
+
+
+def inspect_files_parallel(
+    files: Sequence[Path],
+    *,
+    workers: int = 2,
+    chain_id: int = 1,
+    shard_size: int = 16,
+    batch_size: int = 128,
+    stats: InspectStats | None = None,
+    on_shard: Callable[[int], None] | None = None,
+) -> Iterator[Finding]:
+    """Findings of ``files`` (in block order) computed by ``workers`` processes.
+
+    ``on_shard(n_files)`` is called as each shard completes (for a progress bar).
+    """
+    st = stats if stats is not None else InspectStats()
+    jobs = [
+        (list(files[a:b]), list(files[max(0, a - CONTEXT_BLOCKS) : a]), chain_id, batch_size)
+        for a, b in shards(len(files), shard_size)
+    ]
+    with mp.get_context("spawn").Pool(workers, initializer=_one_duckdb_thread) as pool:
+        for (found, s), job in zip(pool.imap(_files_shard, jobs), jobs, strict=True):
+            _merge(st, s)
+            if on_shard is not None:
+                on_shard(len(job[0]))
+            yield from found
+
+
+def _merge(into: InspectStats, s: InspectStats) -> None:
+    into.blocks += s.blocks
+    into.txs += s.txs
+    into.actions += s.actions
+    into.skips.extend(s.skips)
+    into.errors.extend(s.errors)
+    for k, v in s.modes.items():
+        into.modes[k] = into.modes.get(k, 0) + v
+    into.decode_s += s.decode_s
+    into.detect_s += s.detect_s
+
+
+# Blocks handed to forked workers by reference (fork shares the parent's memory).
+_LOADED: list[Block] = []
+
+
+def _one_duckdb_thread() -> None:
+    os.environ["MEVGRAPH_DUCKDB_THREADS"] = "1"
+
+
+def _loaded_shard(rng: tuple[int, int]) -> list[Finding]:
+    a, b = rng
+    return list(inspect_blocks(_LOADED[a:b], context=_LOADED[max(0, a - CONTEXT_BLOCKS) : a]))
+
+
+class LoadedPool:
+    """A warm pool of forked workers over blocks already in memory (benchmarks, notebooks).
+
+    >>> # with LoadedPool(blocks, workers=2) as pool: findings = pool.run()
+    """
+
+    def __init__(self, blocks: Sequence[Block], workers: int = 2) -> None:
+        global _LOADED
+        _LOADED = list(blocks)
+        self._n = len(_LOADED)
+        self._workers = workers
+        self._pool = mp.get_context("fork").Pool(workers, initializer=_one_duckdb_thread)
+
+    def run(self, shard_size: int | None = None) -> list[Finding]:
+        size = shard_size or max(1, -(-self._n // self._workers))
+        out: list[Finding] = []
+        for found in self._pool.map(_loaded_shard, shards(self._n, size)):
+            out.extend(found)
+        return out
+
+    def close(self) -> None:
+        self._pool.close()
+        self._pool.join()
+
+    def __enter__(self) -> LoadedPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def inspect_loaded_parallel(blocks: Sequence[Block], *, workers: int = 2) -> list[Finding]:
+    """One-shot :class:`LoadedPool` run."""
+    with LoadedPool(blocks, workers) as pool:
+        return pool.run()
