@@ -28,6 +28,8 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 import duckdb
@@ -166,48 +168,37 @@ class PropertyGraph:
             max_priority_fee_per_gas=(S, lambda r: _s(r[2].max_priority_fee_per_gas)),
         )
 
-        def actor(r: tuple[int, Swap, TxMeta | None, bool]) -> str | None:
-            m = r[2]
-            if m is None:
-                return None
-            return m.from_ if (m.to is None or is_router(r[1].chain_id, m.to)) else m.to
-
-        t["swaps"] = _cols(
-            swaps,
-            action_id=(I64, lambda r: r[0]),
-            chain_id=(I64, lambda r: r[1].chain_id),
-            block_number=(I64, lambda r: r[1].block_number),
-            tx_index=(I64, lambda r: r[1].tx_index),
-            tx_hash=(S, lambda r: r[1].tx_hash),
-            pos=(S, lambda r: _ta(r[1])),
-            protocol=(S, lambda r: r[1].protocol),
-            pool=(S, lambda r: r[1].pool),
-            sender=(S, lambda r: r[1].sender),
-            recipient=(S, lambda r: r[1].recipient),
-            token_in=(S, lambda r: r[1].token_in),
-            token_out=(S, lambda r: r[1].token_out),
-            amount_in=(S, lambda r: str(r[1].amount_in)),
-            amount_out=(S, lambda r: str(r[1].amount_out)),
-            amount_in_f=(F64, lambda r: float(r[1].amount_in)),
-            amount_out_f=(F64, lambda r: float(r[1].amount_out)),
-            tx_from=(S, lambda r: r[2].from_ if r[2] else None),
-            tx_to=(S, lambda r: r[2].to if r[2] else None),
-            actor=(S, actor),
-            attempted=(B, lambda r: r[3]),
+        sw_ids = [r[0] for r in swaps]
+        sw = [r[1] for r in swaps]
+        sw_meta = [r[2] for r in swaps]
+        t["swaps"] = pa.table(
+            {
+                "action_id": pa.array(sw_ids, I64),
+                **_attr_cols(sw, I64, "chain_id", "block_number", "tx_index"),
+                "tx_hash": _attr_col(sw, "tx_hash"),
+                "pos": pa.array([_ta(x) for x in sw], S),
+                **_attr_cols(sw, S, "protocol", "pool", "sender", "recipient", "token_in", "token_out"),
+                "amount_in": pa.array(list(map(str, map(_AMOUNT_IN, sw))), S),
+                "amount_out": pa.array(list(map(str, map(_AMOUNT_OUT, sw))), S),
+                "amount_in_f": pa.array(list(map(float, map(_AMOUNT_IN, sw))), F64),
+                "amount_out_f": pa.array(list(map(float, map(_AMOUNT_OUT, sw))), F64),
+                "tx_from": pa.array([m.from_ if m else None for m in sw_meta], S),
+                "tx_to": pa.array([m.to if m else None for m in sw_meta], S),
+                "actor": pa.array([_actor(m, x.chain_id) for x, m in zip(sw, sw_meta, strict=True)], S),
+                "attempted": pa.array([r[3] for r in swaps], B),
+            }
         )
-        t["transfers"] = _cols(
-            transfers,
-            action_id=(I64, lambda r: r[0]),
-            chain_id=(I64, lambda r: r[1].chain_id),
-            block_number=(I64, lambda r: r[1].block_number),
-            tx_index=(I64, lambda r: r[1].tx_index),
-            tx_hash=(S, lambda r: r[1].tx_hash),
-            pos=(S, lambda r: _ta(r[1])),
-            token=(S, lambda r: r[1].token),
-            from_=(S, lambda r: r[1].from_),
-            to=(S, lambda r: r[1].to),
-            amount=(S, lambda r: str(r[1].amount)),
-            amount_f=(F64, lambda r: float(r[1].amount)),
+        tr = [r[1] for r in transfers]
+        t["transfers"] = pa.table(
+            {
+                "action_id": pa.array([r[0] for r in transfers], I64),
+                **_attr_cols(tr, I64, "chain_id", "block_number", "tx_index"),
+                "tx_hash": _attr_col(tr, "tx_hash"),
+                "pos": pa.array([_ta(x) for x in tr], S),
+                **_attr_cols(tr, S, "token", "from_", "to"),
+                "amount": pa.array(list(map(str, map(_AMOUNT, tr))), S),
+                "amount_f": pa.array(list(map(float, map(_AMOUNT, tr))), F64),
+            }
         )
         t["liquidations"] = _cols(
             liqs,
@@ -350,8 +341,13 @@ class PropertyGraph:
         cached = getattr(self, "_tx_idx", None)
         if cached is None:
             cached = {}
-            for i, a in enumerate(self.actions):
-                cached.setdefault((a.chain_id, a.tx_hash), []).append(i)
+            # Actions come block by block, transaction by transaction: group consecutive runs.
+            key = attrgetter("chain_id", "tx_hash")
+            i = 0
+            for k, run in groupby(self.actions, key):
+                n = sum(1 for _ in run)
+                cached.setdefault(k, []).extend(range(i, i + n))
+                i += n
             self._tx_idx = cached
         return cached
 
@@ -368,6 +364,26 @@ class PropertyGraph:
     @property
     def n_edges(self) -> int:
         return self.edges.num_rows
+
+
+_AMOUNT_IN = attrgetter("amount_in")
+_AMOUNT_OUT = attrgetter("amount_out")
+_AMOUNT = attrgetter("amount")
+
+
+def _attr_col(objs: Sequence[Any], name: str, typ: pa.DataType | None = None) -> pa.Array:
+    return pa.array(list(map(attrgetter(name), objs)), typ or pa.string())
+
+
+def _attr_cols(objs: Sequence[Any], typ: pa.DataType, *names: str) -> dict[str, pa.Array]:
+    return {n: _attr_col(objs, n, typ) for n in names}
+
+
+def _actor(m: TxMeta | None, chain_id: int) -> str | None:
+    """Who trades: the contract the tx called, or its sender when it called a router."""
+    if m is None:
+        return None
+    return m.from_ if (m.to is None or is_router(chain_id, m.to)) else m.to
 
 
 def _s(v: int | None) -> str | None:
