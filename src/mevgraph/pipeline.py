@@ -66,16 +66,16 @@ def inspect_blocks(
     of the previous shard) are seen by the detectors but none of their findings is reported.
     """
     st = stats if stats is not None else InspectStats()
-    context: list[DecodedBlock] = [decode_block(b) for b in context[-CONTEXT_BLOCKS:]]
+    carried: list[DecodedBlock] = [decode_block(b) for b in context[-CONTEXT_BLOCKS:]]
     batch: list[DecodedBlock] = []
 
     def flush() -> Iterator[Finding]:
-        nonlocal context, batch
+        nonlocal carried, batch
         if not batch:
             return
         owned = {(d.chain_id, d.number) for d in batch}
         t0 = time.perf_counter()
-        graph = PropertyGraph.build(context + batch)
+        graph = PropertyGraph.build(carried + batch)
         try:
             findings = find(graph, price_source=price_source)
         finally:
@@ -84,7 +84,7 @@ def inspect_blocks(
         for f in findings:
             if (f.chain_id, f.block_number) in owned:
                 yield f
-        context = batch[-CONTEXT_BLOCKS:]
+        carried = batch[-CONTEXT_BLOCKS:]
         batch = []
 
     for item in blocks:
@@ -107,11 +107,11 @@ def inspect_blocks(
         st.modes[decoded.mode] = st.modes.get(decoded.mode, 0) + 1
         if on_block is not None:
             on_block(item)
-        last = batch[-1] if batch else (context[-1] if context else None)
+        last = batch[-1] if batch else (carried[-1] if carried else None)
         if last is not None and (last.chain_id != decoded.chain_id or decoded.number <= last.number):
             # A new chain, a repeated or an out-of-order block: the context no longer applies.
             yield from flush()
-            context = []
+            carried = []
         batch.append(decoded)
         if len(batch) >= batch_size:
             yield from flush()
