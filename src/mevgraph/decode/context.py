@@ -31,6 +31,8 @@ class TraceContext:
     reverted: list[bool] = field(default_factory=list)
     transfers: list[Transfer] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
+    # One dict shared by every transaction of the block (facts that span transactions).
+    block_cache: dict[str, Any] = field(default_factory=dict)
     _children: list[list[int]] | None = None
 
     def __post_init__(self) -> None:
@@ -129,6 +131,8 @@ class LogContext:
     tx: Transaction | None = None
     transfers: list[Transfer] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
+    # One dict shared by every transaction of the block (facts that span transactions).
+    block_cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def chain_id(self) -> int:

@@ -269,6 +269,7 @@ def _run_reverted_subcalls(
     tx: Transaction | None,
     registry: Registry,
     out: list[Action],
+    block_cache: dict[str, object] | None = None,
 ) -> None:
     """Decode the reverted sub-calls of a successful transaction "as attempted".
 
@@ -280,6 +281,8 @@ def _run_reverted_subcalls(
     not recorded (the frames have no effect on chain).
     """
     ctx = TraceContext(block=block, tx_hash=tx_hash, tx_index=index, frames=frames, tx=tx)
+    if block_cache is not None:
+        ctx.block_cache = block_cache
     found: list[Action] = []
     _run_traces(ctx, registry, found, [], attempted=True)
     where = {fr.trace_address: i for i, fr in enumerate(frames)}
@@ -300,6 +303,8 @@ def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock
     rc_by_hash = {r.tx_hash: r for r in block.receipts} if block.receipts else {}
     mode = "traces" if block.traces is not None else ("logs" if block.receipts is not None else "none")
     out = DecodedBlock(block=block, mode=mode)
+    # Shared by every transaction's context: handlers keep block-wide facts there.
+    block_cache: dict[str, object] = {}
 
     if block.traces is not None:
         # Parity lists a block's frames transaction by transaction: group consecutive runs.
@@ -327,13 +332,15 @@ def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock
             meta = _tx_meta(block, h, idx, tx, rc_by_hash.get(h), frames[0] if frames[0].trace_address == () else None)
             out.txs.append(meta)
             try:
-                ctx = TraceContext(block=block, tx_hash=h, tx_index=idx, frames=frames, tx=tx)
+                ctx = TraceContext(
+                    block=block, tx_hash=h, tx_index=idx, frames=frames, tx=tx, block_cache=block_cache
+                )
                 if ctx.tx_reverted:
                     _run_traces(ctx, reg, out.attempted, out.skips, attempted=True)
                 else:
                     _run_traces(ctx, reg, out.actions, out.skips, attempted=False)
                     if True in ctx.reverted and _reverted_action_frames(ctx, reg):
-                        _run_reverted_subcalls(block, h, idx, frames, tx, reg, out.attempted)
+                        _run_reverted_subcalls(block, h, idx, frames, tx, reg, out.attempted, block_cache)
             except Exception as exc:
                 out.skips.append(Skip(h, "tx", f"{type(exc).__name__}: {exc}"))
                 log.warning("skipping tx %s: %s", h, exc)
@@ -351,7 +358,13 @@ def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock
                 continue  # a reverted transaction emits no logs
             try:
                 ctx = LogContext(
-                    block=block, tx_hash=rc.tx_hash, tx_index=rc.tx_index, logs=list(rc.logs), receipt=rc, tx=tx
+                    block=block,
+                    tx_hash=rc.tx_hash,
+                    tx_index=rc.tx_index,
+                    logs=list(rc.logs),
+                    receipt=rc,
+                    tx=tx,
+                    block_cache=block_cache,
                 )
                 _run_logs(ctx, reg, out.actions, out.skips)
             except Exception as exc:
