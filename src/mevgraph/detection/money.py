@@ -144,10 +144,11 @@ def searcher_addresses(graph: PropertyGraph, cand: Candidate) -> frozenset[str]:
             continue
         if m.from_:
             out.add(m.from_)
-        if m.to and not is_router(chain, m.to):
-            out.add(m.to)
         acts = graph.actions_of_tx(chain, h)
         pools = {a.pool for a in acts if isinstance(a, Swap)}
+        # An EOA-only bot calls the pool itself: the pool is the venue, never the searcher's.
+        if m.to and not is_router(chain, m.to) and m.to not in pools:
+            out.add(m.to)
         if not pools:
             continue
         pays = {a.from_ for a in acts if isinstance(a, Transfer) and a.to in pools}
