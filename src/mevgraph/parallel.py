@@ -8,7 +8,7 @@ shards are cut at the same places a single run would see as context.
 
 Two entry points: :func:`inspect_files_parallel` (workers also read and parse the files, which
 is where most of the time goes for a directory of blocks) and :func:`inspect_loaded_parallel`
-(blocks already in memory; the workers are forked and see them without copying).
+(blocks already in memory, sent once to each worker when it starts).
 """
 
 from __future__ import annotations
@@ -94,8 +94,14 @@ def _merge(into: InspectStats, s: InspectStats) -> None:
     into.detect_s += s.detect_s
 
 
-# Blocks handed to forked workers by reference (fork shares the parent's memory).
+# The blocks a LoadedPool worker serves, sent once when the worker starts.
 _LOADED: list[Block] = []
+
+
+def _init_loaded(blocks: list[Block]) -> None:
+    global _LOADED
+    _one_duckdb_thread()
+    _LOADED = blocks
 
 
 def _one_duckdb_thread() -> None:
@@ -108,17 +114,19 @@ def _loaded_shard(rng: tuple[int, int]) -> list[Finding]:
 
 
 class LoadedPool:
-    """A warm pool of forked workers over blocks already in memory (benchmarks, notebooks).
+    """A warm pool of worker processes over blocks already in memory (benchmarks, notebooks).
 
     >>> # with LoadedPool(blocks, workers=2) as pool: findings = pool.run()
     """
 
     def __init__(self, blocks: Sequence[Block], workers: int = 2) -> None:
-        global _LOADED
-        _LOADED = list(blocks)
-        self._n = len(_LOADED)
+        # Not "fork": the parent may already run DuckDB and Arrow thread pools, and forking a
+        # threaded process can deadlock the child. Workers start clean and get the blocks once.
+        self._n = len(blocks)
         self._workers = workers
-        self._pool = mp.get_context("fork").Pool(workers, initializer=_one_duckdb_thread)
+        self._pool = mp.get_context("forkserver").Pool(
+            workers, initializer=_init_loaded, initargs=(list(blocks),)
+        )
 
     def run(self, shard_size: int | None = None) -> list[Finding]:
         size = shard_size or max(1, -(-self._n // self._workers))

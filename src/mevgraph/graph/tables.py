@@ -89,6 +89,7 @@ class PropertyGraph:
     tables: dict[str, pa.Table] = field(default_factory=dict)
     _con: Any = None
     _edges: pa.Table | None = None
+    _edges_view: bool = False
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -311,26 +312,34 @@ class PropertyGraph:
             con = _database().cursor()
             for name, tbl in self.tables.items():
                 con.register(name, tbl)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW edges AS {EDGES_SQL}")
             self._con = con
         return self._con
+
+    def _ensure_edges_view(self) -> None:
+        if not self._edges_view:
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW edges AS {EDGES_SQL}")
+            self._edges_view = True
 
     @property
     def edges(self) -> pa.Table:
         """The generic edge list (``type, chain_id, block_number, tx_index, src, dst, action_id``)."""
         cached = self._edges
         if cached is None:
+            self._ensure_edges_view()
             cached = self._edges = self.con.sql("SELECT * FROM edges").to_arrow_table()
         return cached
 
     def sql(self, query: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run ``query`` over the graph's tables and return the rows."""
+        """Run ``query`` over the graph's tables (and the ``edges`` view) and return the rows."""
+        if "edges" in query:
+            self._ensure_edges_view()
         return self.con.execute(query, params or []).fetchall()
 
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
             self._con = None
+            self._edges_view = False
 
     # ------------------------------------------------------------------ helpers
     def actions_of_tx(self, chain_id: int, tx_hash: str) -> list[Action]:
