@@ -24,8 +24,11 @@ node_modules/.installed: package.json package-lock.json
 demo: setup
 	$(VENV)/bin/mevgraph inspect $(DATA)
 
-## test: the whole suite against real blocks and a real local node
+## test: lint and types, then the whole suite against real blocks and a real local node
 test: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 ## bench: throughput and the peer comparison report (docs/peer-comparison.md)

@@ -18,11 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from peer_reasons import REASONS  # noqa: E402
-
 from mevgraph.analytics.peer_compare import BlockComparison, compare_block, recall  # noqa: E402
 from mevgraph.ingest.fixture import block_from_fixture  # noqa: E402
 from mevgraph.pipeline import inspect_blocks  # noqa: E402
+from peer_reasons import REASONS  # noqa: E402
 
 
 def run(data: Path) -> list[BlockComparison]:
@@ -65,7 +64,10 @@ def render(comps: list[BlockComparison]) -> str:
         "|---|---:|---|---|---|",
     ]
     for c in comps:
-        cells = [f"{c.ours.get(k, 0)}/{c.peer.get(k, 0)}/{c.matched.get(k, 0)}" for k in ("sandwich", "arbitrage", "liquidation")]
+        cells = [
+            f"{c.ours.get(k, 0)}/{c.peer.get(k, 0)}/{c.matched.get(k, 0)}"
+            for k in ("sandwich", "arbitrage", "liquidation")
+        ]
         lines.append(f"| {c.file} | {c.block} | " + " | ".join(cells) + " |")
     lines += ["", "## Every disagreement and its reason", ""]
     any_d = False
@@ -98,7 +100,12 @@ def main() -> int:
     print(f"wrote {args.out}")
     for d in unexplained:
         print(f"UNEXPLAINED {d.block} {d.family} {d.side} {d.tx} {d.detail}")
-    print(json.dumps({k: (round(v, 4) if v is not None else None) for k, v in rec.items()} | {"unexplained": len(unexplained)}))
+    print(
+        json.dumps(
+            {k: (round(v, 4) if v is not None else None) for k, v in rec.items()}
+            | {"unexplained": len(unexplained)}
+        )
+    )
     return 1 if unexplained else 0
 
 

@@ -48,7 +48,7 @@ def main() -> None:
     t0 = time.perf_counter()
     raw = []
     for f in files:
-        with (gzip.open(f) if f.suffix == ".gz" else f.open("rb")) as fh:
+        with gzip.open(f) if f.suffix == ".gz" else f.open("rb") as fh:
             raw.append(json.load(fh))
     t_json = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -111,9 +111,15 @@ def main() -> None:
     bps_par = len(blocks) / med_par
     print(f"{len(blocks)} blocks, {n_txs} txs, {n_frames} trace frames, {findings} findings")
     print(f"file reading: gunzip+JSON {t_json * 1000:.1f} ms, to internal model {t_model * 1000:.1f} ms")
-    print(f"batch mode, median of {args.passes}: {med_batch * 1000:.1f} ms -> {bps:.1f} blocks/s, {n_txs / med_batch:,.0f} tx/s")
-    print(f"  stages: decode {t_dec * 1000:.1f} ms, graph {t_graph * 1000:.1f} ms, detect+money {t_det * 1000:.1f} ms")
-    print(f"per-block mode: median {statistics.median(block_ms):.2f} ms, max {max(block_ms):.2f} ms per block")
+    print(
+        f"batch mode, median of {args.passes}: {med_batch * 1000:.1f} ms -> {bps:.1f} blocks/s, {n_txs / med_batch:,.0f} tx/s"
+    )
+    print(
+        f"  stages: decode {t_dec * 1000:.1f} ms, graph {t_graph * 1000:.1f} ms, detect+money {t_det * 1000:.1f} ms"
+    )
+    print(
+        f"per-block mode: median {statistics.median(block_ms):.2f} ms, max {max(block_ms):.2f} ms per block"
+    )
     print(
         f"{args.workers} worker processes, median of {args.passes}: {med_par * 1000:.1f} ms -> "
         f"{bps_par:.1f} blocks/s, {n_txs / med_par:,.0f} tx/s (same {par_findings} findings)"

@@ -55,8 +55,14 @@ REASONS: dict[tuple[int, str, str], str] = {
         "USDC over two Uniswap V2 pairs: the peer decodes the two V2 legs but not the outer V3 swap, "
         "so its route never returns to USDC."
     ),
-    (13404932, "arbitrage", "0xcfec6d808b85553cdbf3d1cadaa1ffead86e038edb947bb576470d311202a0ac"):
-        _SANDWICH_LEG.format(role="frontrun", field="frontrun_txs"),
-    (13404932, "arbitrage", "0xf27d594d64ae3099fd19c19475e09e914b86da781c9a6d0675b588f52e29940c"):
-        _SANDWICH_LEG.format(role="backrun", field="backrun_txs"),
+    (
+        13404932,
+        "arbitrage",
+        "0xcfec6d808b85553cdbf3d1cadaa1ffead86e038edb947bb576470d311202a0ac",
+    ): _SANDWICH_LEG.format(role="frontrun", field="frontrun_txs"),
+    (
+        13404932,
+        "arbitrage",
+        "0xf27d594d64ae3099fd19c19475e09e914b86da781c9a6d0675b588f52e29940c",
+    ): _SANDWICH_LEG.format(role="backrun", field="backrun_txs"),
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +29,19 @@ def _require_data() -> None:
         pytest.skip(msg)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_fixture(name: str) -> Block:
     """Block from ``blocks/<name>.json.gz`` (``name`` is the file stem, e.g. ``"12775690"``)."""
     with gzip.open(DATA / "blocks" / f"{name}.json.gz") as fh:
         return block_from_fixture(json.load(fh), source=f"{name}.json.gz")
 
 
-@lru_cache(maxsize=None)
+@cache
 def decoded_fixture(name: str) -> DecodedBlock:
     return decode_block(load_fixture(name))
 
 
-@lru_cache(maxsize=None)
+@cache
 def peer_output(name: str) -> dict[str, Any]:
     with gzip.open(DATA / "peer" / f"{name}.json.gz") as fh:
         return json.load(fh)

@@ -25,9 +25,26 @@ def test_inspect_jsonl_fields(block_names: list[str]) -> None:
     rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     assert rows, res.output
     required = {
-        "kind", "chain_id", "block_number", "tx_hashes", "attacker_txs", "frontrun_txs", "backrun_txs",
-        "victim_txs", "searcher", "contract", "pools", "protocols", "profit_by_token", "gas_cost_wei",
-        "coinbase_transfer_wei", "profit_usd", "victim_loss_usd", "unpriced_reason", "status", "confidence",
+        "kind",
+        "chain_id",
+        "block_number",
+        "tx_hashes",
+        "attacker_txs",
+        "frontrun_txs",
+        "backrun_txs",
+        "victim_txs",
+        "searcher",
+        "contract",
+        "pools",
+        "protocols",
+        "profit_by_token",
+        "gas_cost_wei",
+        "coinbase_transfer_wei",
+        "profit_usd",
+        "victim_loss_usd",
+        "unpriced_reason",
+        "status",
+        "confidence",
     }
     for r in rows:
         assert required <= r.keys()
@@ -45,7 +62,15 @@ def test_inspect_liquidation_fields(block_names: list[str]) -> None:
     rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     liq = [r for r in rows if r["kind"] == "liquidation"]
     assert liq
-    for key in ("liquidator", "borrower", "debt_token", "debt_amount", "collateral_token", "collateral_amount", "protocol"):
+    for key in (
+        "liquidator",
+        "borrower",
+        "debt_token",
+        "debt_amount",
+        "collateral_token",
+        "collateral_amount",
+        "protocol",
+    ):
         assert key in liq[0]
 
 
@@ -58,7 +83,9 @@ def test_inspect_table_over_directory(block_names: list[str]) -> None:
 
 def test_html_report(tmp_path: Path, block_names: list[str]) -> None:
     out = tmp_path / "f.html"
-    res = runner.invoke(app, ["inspect", str(_block("12914944")), "--format", "html", "--out", str(out), "--no-progress"])
+    res = runner.invoke(
+        app, ["inspect", str(_block("12914944")), "--format", "html", "--out", str(out), "--no-progress"]
+    )
     assert res.exit_code == 0, res.output
     assert "<table>" in out.read_text()
 
@@ -78,7 +105,16 @@ def test_bad_files_are_skipped_not_fatal(tmp_path: Path, block_names: list[str])
     truncated.write_text(json.dumps(obj))
     res = runner.invoke(
         app,
-        ["inspect", str(garbage), str(empty), str(wrong), str(truncated), "--format", "jsonl", "--no-progress"],
+        [
+            "inspect",
+            str(garbage),
+            str(empty),
+            str(wrong),
+            str(truncated),
+            "--format",
+            "jsonl",
+            "--no-progress",
+        ],
     )
     assert res.exit_code == 0, res.output
     assert "garbage.json" in res.stderr and "empty.json" in res.stderr and "wrong.json" in res.stderr

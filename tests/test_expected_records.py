@@ -6,7 +6,7 @@ balance change with coinbase bribes added back), the mapping is stated next to t
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -20,7 +20,11 @@ from .conftest import decoded_fixture, expected_records, load_fixture
 WETH = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
 
 # The peer labels every Aave version "aave"; we name the version (from the pool address).
-PROTOCOL_MAP = {"aave": ("aave_v1", "aave_v2", "aave_v3", "aave"), "compound_v2": ("compound_v2",), "cream": ("cream",)}
+PROTOCOL_MAP = {
+    "aave": ("aave_v1", "aave_v2", "aave_v3", "aave"),
+    "compound_v2": ("compound_v2",),
+    "cream": ("cream",),
+}
 
 
 # Justified disagreements on arbitrage profit: tx -> wei the peer counts and we do not.
@@ -40,7 +44,7 @@ def _name(rec: dict) -> str:
     return rec.get("expected", {}).get("fixture_file", f"{rec['block_number']}.json").removesuffix(".json")
 
 
-@lru_cache(maxsize=None)
+@cache
 def findings(name: str) -> tuple[Finding, ...]:
     return tuple(inspect_blocks([load_fixture(name)]))
 
@@ -66,9 +70,16 @@ def test_liquidation_record(rec: dict, block_names: list[str]) -> None:
     assert liq.protocol in PROTOCOL_MAP[e["protocol"]]
     assert (liq.borrower, liq.liquidator) == (e["liquidated_user"], e["liquidator_user"])
     assert (liq.debt_token, liq.debt_amount) == (e["debt_token_address"], e["debt_purchase_amount"])
-    assert (liq.collateral_token, liq.collateral_amount) == (e["received_token_address"], e["received_amount"])
+    assert (liq.collateral_token, liq.collateral_amount) == (
+        e["received_token_address"],
+        e["received_amount"],
+    )
     # ...and it is reported as a liquidation finding with the same figures.
-    fs = [f for f in findings(str(rec["block_number"])) if f.kind == Kind.LIQUIDATION and e["transaction_hash"] in f.attacker_txs]
+    fs = [
+        f
+        for f in findings(str(rec["block_number"]))
+        if f.kind == Kind.LIQUIDATION and e["transaction_hash"] in f.attacker_txs
+    ]
     assert fs, "decoded liquidation not reported as a finding"
     # One finding per transaction: a tx with several liquidations lists them all in details.
     assert any(
@@ -83,7 +94,9 @@ def test_reverted_liquidation_not_reported(rec: dict, block_names: list[str]) ->
     tx = rec["expected"]["transaction_hash"]
     d = decoded_fixture(str(rec["block_number"]))
     assert not [a for a in d.actions if isinstance(a, Liquidation) and a.tx_hash == tx]
-    assert not [f for f in findings(str(rec["block_number"])) if f.kind == Kind.LIQUIDATION and tx in f.tx_hashes]
+    assert not [
+        f for f in findings(str(rec["block_number"])) if f.kind == Kind.LIQUIDATION and tx in f.tx_hashes
+    ]
 
 
 @pytest.mark.parametrize("rec", _records("swap"), ids=_id)
@@ -120,7 +133,9 @@ def test_arbitrage_count(rec: dict, block_names: list[str]) -> None:
     arbs = [f for f in findings(str(rec["block_number"])) if f.kind in (Kind.ARBITRAGE, Kind.BACKRUN)]
     extra = DOCUMENTED_EXTRA_ARBITRAGES.get(rec["block_number"], set())
     assert {tx for f in arbs for tx in f.attacker_txs} >= extra
-    assert len(arbs) == rec["expected"]["count"] + len(extra), [(f.kind, f.attacker_txs, f.status) for f in arbs]
+    assert len(arbs) == rec["expected"]["count"] + len(extra), [
+        (f.kind, f.attacker_txs, f.status) for f in arbs
+    ]
 
 
 @pytest.mark.parametrize("rec", _records("arbitrage"), ids=_id)

@@ -11,7 +11,9 @@ def test_tables_and_exports_agree(block_names: list[str]) -> None:
     g = PropertyGraph.build([decoded_fixture("12775690")])
     edges = g.edges
     assert set(edges.column("type").to_pylist()) <= set(EDGE_TYPES)
-    assert {"SENT", "IN_BLOCK", "CALLED", "SWAPPED_ON", "TRANSFERRED"} <= set(edges.column("type").to_pylist())
+    assert {"SENT", "IN_BLOCK", "CALLED", "SWAPPED_ON", "TRANSFERRED"} <= set(
+        edges.column("type").to_pylist()
+    )
     nx_g = to_networkx(g)
     ig_g = to_igraph(g)
     assert nx_g.number_of_edges() == ig_g.ecount() == edges.num_rows

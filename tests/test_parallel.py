@@ -9,7 +9,9 @@ from .conftest import BLOCK_FILES, load_fixture
 
 
 def _key(fs):  # type: ignore[no-untyped-def]
-    return sorted((f.block_number, str(f.kind), f.tx_hashes, tuple(sorted(f.profit_by_token.items()))) for f in fs)
+    return sorted(
+        (f.block_number, str(f.kind), f.tx_hashes, tuple(sorted(f.profit_by_token.items()))) for f in fs
+    )
 
 
 def test_shards_cover_everything() -> None:

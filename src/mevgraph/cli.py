@@ -77,7 +77,9 @@ def _rpc_blocks(url: str, start: int, end: int, concurrency: int) -> tuple[int, 
     return end - start + 1, gen()
 
 
-def _progress_wrap(total: int, items: Iterable[Block | BlockError], show: bool) -> Iterator[Block | BlockError]:
+def _progress_wrap(
+    total: int, items: Iterable[Block | BlockError], show: bool
+) -> Iterator[Block | BlockError]:
     if not show:
         yield from items
         return
@@ -104,15 +106,26 @@ def _parallel_files(
 
     files = expand_paths(paths)
     if not progress:
-        yield from inspect_files_parallel(files, workers=workers, chain_id=chain_id, batch_size=batch_size, stats=stats)
+        yield from inspect_files_parallel(
+            files, workers=workers, chain_id=chain_id, batch_size=batch_size, stats=stats
+        )
         return
     with Progress(
-        TextColumn("[bold]inspect"), BarColumn(), MofNCompleteColumn(), TextColumn("blocks"),
-        TimeElapsedColumn(), console=err, transient=True,
+        TextColumn("[bold]inspect"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("blocks"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as prog:
         task = prog.add_task("blocks", total=len(files))
         yield from inspect_files_parallel(
-            files, workers=workers, chain_id=chain_id, batch_size=batch_size, stats=stats,
+            files,
+            workers=workers,
+            chain_id=chain_id,
+            batch_size=batch_size,
+            stats=stats,
             on_shard=lambda n: prog.advance(task, n),
         )
 
@@ -129,7 +142,9 @@ def inspect(
     batch_size: Annotated[int, typer.Option(help="Blocks per detection batch.")] = 128,
     out: Annotated[Path | None, typer.Option(help="Write the output here instead of stdout.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
-    workers: Annotated[int, typer.Option(help="Worker processes for files (reading, decoding and detection).")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes for files (reading, decoding and detection).")
+    ] = 1,
 ) -> None:
     """Detect MEV in blocks from files or from a node and print the findings."""
     if rpc:

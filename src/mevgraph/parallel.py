@@ -48,9 +48,7 @@ def _files_shard(args: tuple[list[Path], list[Path], int, int]) -> tuple[list[Fi
     ctx = [b for b in (_read(p, chain_id) for p in context_paths) if isinstance(b, Block)]
     stats = InspectStats()
     found = list(
-        inspect_blocks(
-            (_read(p, chain_id) for p in paths), batch_size=batch_size, stats=stats, context=ctx
-        )
+        inspect_blocks((_read(p, chain_id) for p in paths), batch_size=batch_size, stats=stats, context=ctx)
     )
     return found, stats
 

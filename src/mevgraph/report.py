@@ -44,8 +44,18 @@ def _row(f: Finding) -> list[str]:
 
 
 _HEADERS = [
-    "block", "kind", "status", "searcher", "contract", "txs", "victims", "protocols",
-    "gross profit (tokens)", "net USD", "victim loss USD", "conf",
+    "block",
+    "kind",
+    "status",
+    "searcher",
+    "contract",
+    "txs",
+    "victims",
+    "protocols",
+    "gross profit (tokens)",
+    "net USD",
+    "victim loss USD",
+    "conf",
 ]
 
 
@@ -53,7 +63,11 @@ def findings_table(findings: Sequence[Finding]) -> Table:
     """A rich table, one row per finding, with a totals caption."""
     t = Table(title=f"MEV findings ({len(findings)})", show_lines=False)
     for h in _HEADERS:
-        t.add_column(h, overflow="fold", justify="right" if h in ("txs", "victims", "net USD", "victim loss USD", "conf") else "left")
+        t.add_column(
+            h,
+            overflow="fold",
+            justify="right" if h in ("txs", "victims", "net USD", "victim loss USD", "conf") else "left",
+        )
     for f in findings:
         t.add_row(*_row(f))
     priced = [f.profit_usd for f in findings if f.profit_usd is not None]

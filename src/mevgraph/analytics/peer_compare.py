@@ -85,7 +85,14 @@ def compare_block(
         )
         if hit is None:
             cmp.disagreements.append(
-                Disagreement(block, "sandwich", "peer_only", front, f"front {front} back {back}", why("sandwich", front))
+                Disagreement(
+                    block,
+                    "sandwich",
+                    "peer_only",
+                    front,
+                    f"front {front} back {back}",
+                    why("sandwich", front),
+                )
             )
         else:
             used.add(hit)
@@ -96,7 +103,10 @@ def compare_block(
             tx = f.frontrun_txs[0] if f.frontrun_txs else f.attacker_txs[0]
             cmp.disagreements.append(
                 Disagreement(
-                    block, "sandwich", "ours_only", tx,
+                    block,
+                    "sandwich",
+                    "ours_only",
+                    tx,
                     f"front {list(f.frontrun_txs)} back {list(f.backrun_txs)} victims {len(f.victim_txs)}",
                     why("sandwich", tx),
                 )
@@ -115,14 +125,20 @@ def compare_block(
         if tx not in our_a:
             cmp.disagreements.append(
                 Disagreement(
-                    block, "arbitrage", "peer_only", tx,
-                    f"{len(a.get('swaps') or [])} swaps, error={a.get('error')}", why("arbitrage", tx),
+                    block,
+                    "arbitrage",
+                    "peer_only",
+                    tx,
+                    f"{len(a.get('swaps') or [])} swaps, error={a.get('error')}",
+                    why("arbitrage", tx),
                 )
             )
     for tx, f in our_a.items():
         if tx not in peer_a:
             cmp.disagreements.append(
-                Disagreement(block, "arbitrage", "ours_only", tx, f"{f.kind} status={f.status}", why("arbitrage", tx))
+                Disagreement(
+                    block, "arbitrage", "ours_only", tx, f"{f.kind} status={f.status}", why("arbitrage", tx)
+                )
             )
 
     # Liquidations (by tx hash).
@@ -132,9 +148,13 @@ def compare_block(
     cmp.ours["liquidation"] = len(mine["liquidation"])
     cmp.matched["liquidation"] = len(peer_l & our_l)
     for tx in sorted(peer_l - our_l):
-        cmp.disagreements.append(Disagreement(block, "liquidation", "peer_only", tx, "", why("liquidation", tx)))
+        cmp.disagreements.append(
+            Disagreement(block, "liquidation", "peer_only", tx, "", why("liquidation", tx))
+        )
     for tx in sorted(our_l - peer_l):
-        cmp.disagreements.append(Disagreement(block, "liquidation", "ours_only", tx, "", why("liquidation", tx)))
+        cmp.disagreements.append(
+            Disagreement(block, "liquidation", "ours_only", tx, "", why("liquidation", tx))
+        )
     return cmp
 
 

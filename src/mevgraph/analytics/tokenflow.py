@@ -39,7 +39,13 @@ def _searcher_addresses(decoded: DecodedBlock, tx_hash: str, to: str | None) -> 
         return ()
     out = [to]
     for t in decoded.block.traces or ():
-        if t.tx_hash == tx_hash and t.call_type == "delegatecall" and t.from_ == to and t.to and t.to not in out:
+        if (
+            t.tx_hash == tx_hash
+            and t.call_type == "delegatecall"
+            and t.from_ == to
+            and t.to
+            and t.to not in out
+        ):
             out.append(t.to)
     return tuple(out)
 

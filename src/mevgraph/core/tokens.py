@@ -12,6 +12,7 @@ from mevgraph.core.types import ETH
 
 __all__ = ["TokenInfo", "KNOWN_TOKENS", "WETH", "token_info", "stablecoins", "format_amount"]
 
+
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
     symbol: str

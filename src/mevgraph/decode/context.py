@@ -107,11 +107,7 @@ class TraceContext:
         """Phase-0 transfers emitted by frame ``i`` or its descendants."""
         prefix = self.frames[i].trace_address
         n = len(prefix)
-        return [
-            t
-            for t in self.transfers
-            if t.trace_address is not None and t.trace_address[:n] == prefix
-        ]
+        return [t for t in self.transfers if t.trace_address is not None and t.trace_address[:n] == prefix]
 
     def transfers_before(self, i: int) -> list[Transfer]:
         """Phase-0 transfers that executed before frame ``i`` started (not its descendants)."""

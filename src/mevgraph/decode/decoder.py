@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from itertools import groupby
-from operator import attrgetter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import attrgetter
 
 from mevgraph.core.actions import Action, ActionSource, CoinbasePayment, Transfer
 from mevgraph.core.types import ETH, Address, Block, Receipt, Trace, Transaction, TxHash
@@ -202,7 +202,9 @@ def _call(fn, ctx, i, out: list, skips: list[Skip], kind: str) -> None:  # type:
         res = fn(ctx, i)
     except Exception as exc:  # a malformed frame/log skips itself, never the block
         where = (
-            f"trace {list(ctx.frames[i].trace_address)}" if kind == "trace" else f"log {ctx.logs[i].log_index}"
+            f"trace {list(ctx.frames[i].trace_address)}"
+            if kind == "trace"
+            else f"log {ctx.logs[i].log_index}"
         )
         skips.append(Skip(ctx.tx_hash, where, f"{type(exc).__name__}: {exc}"))
         log.debug("skip %s %s: %s", ctx.tx_hash, where, exc)
@@ -329,7 +331,9 @@ def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock
                 out.skips.append(Skip(h, "trace []", "top-level frame missing (truncated trace list)"))
                 frames.sort(key=lambda f: f.trace_address)
             tx = tx_by_hash.get(h)
-            meta = _tx_meta(block, h, idx, tx, rc_by_hash.get(h), frames[0] if frames[0].trace_address == () else None)
+            meta = _tx_meta(
+                block, h, idx, tx, rc_by_hash.get(h), frames[0] if frames[0].trace_address == () else None
+            )
             out.txs.append(meta)
             try:
                 ctx = TraceContext(
@@ -357,7 +361,7 @@ def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock
             if rc.status is False:
                 continue  # a reverted transaction emits no logs
             try:
-                ctx = LogContext(
+                lctx = LogContext(
                     block=block,
                     tx_hash=rc.tx_hash,
                     tx_index=rc.tx_index,
@@ -366,7 +370,7 @@ def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock
                     tx=tx,
                     block_cache=block_cache,
                 )
-                _run_logs(ctx, reg, out.actions, out.skips)
+                _run_logs(lctx, reg, out.actions, out.skips)
             except Exception as exc:
                 out.skips.append(Skip(rc.tx_hash, "tx", f"{type(exc).__name__}: {exc}"))
                 log.warning("skipping tx %s: %s", rc.tx_hash, exc)

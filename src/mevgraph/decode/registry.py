@@ -90,9 +90,7 @@ class Registry:
 
         return deco
 
-    def log(
-        self, protocol: str, signature: str, *, phase: int = 1
-    ) -> Callable[[LogHandler], LogHandler]:
+    def log(self, protocol: str, signature: str, *, phase: int = 1) -> Callable[[LogHandler], LogHandler]:
         """Register a log handler for an event signature (or a raw ``0x`` topic0)."""
 
         def deco(fn: LogHandler) -> LogHandler:

@@ -47,7 +47,9 @@ def _action_props(a: Action | None) -> dict[str, Any]:
     return out
 
 
-def _nodes_and_edges(graph: PropertyGraph) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str, dict[str, Any]]]]:
+def _nodes_and_edges(
+    graph: PropertyGraph,
+) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str, dict[str, Any]]]]:
     nodes: dict[str, dict[str, Any]] = {}
     t = graph.tables
     for row in t["blocks"].to_pylist():
@@ -67,7 +69,8 @@ def _nodes_and_edges(graph: PropertyGraph) -> tuple[dict[str, dict[str, Any]], l
         }
     for chain, addr in tokens:
         nodes.setdefault(
-            node_id("Address", addr, chain), {"label": "Token", "chain_id": chain, "address": addr, "kind": "token"}
+            node_id("Address", addr, chain),
+            {"label": "Token", "chain_id": chain, "address": addr, "kind": "token"},
         )
     edges: list[tuple[str, str, dict[str, Any]]] = []
     e = graph.edges
@@ -131,5 +134,8 @@ def to_igraph(graph: PropertyGraph) -> Any:
     keys = sorted({k for _, _, p in edges for k in p})
     for k in keys:
         vals = [p.get(k) for _, _, p in edges]
-        g.es[k] = [str(v) if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 1 << 63 else v for v in vals]
+        g.es[k] = [
+            str(v) if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 1 << 63 else v
+            for v in vals
+        ]
     return g

@@ -401,7 +401,9 @@ def _s(v: int | None) -> str | None:
 
 def _cols(rows: Sequence[Any], **columns: tuple[pa.DataType, Any]) -> pa.Table:
     """Build an Arrow table column by column from ``rows`` (one list comprehension per column)."""
-    return pa.table({name: pa.array([get(r) for r in rows], type=typ) for name, (typ, get) in columns.items()})
+    return pa.table(
+        {name: pa.array([get(r) for r in rows], type=typ) for name, (typ, get) in columns.items()}
+    )
 
 
 # The generic edge list is a view over the node and action tables: nothing is copied until a

@@ -67,9 +67,19 @@ def trace_from_parity(t: dict[str, Any]) -> Trace:
     if ttype == "suicide":
         frm, to, value, inp = action.get("address"), action.get("refundAddress"), action.get("balance"), "0x"
     elif ttype == "create":
-        frm, to, value, inp = action.get("from"), result.get("address"), action.get("value"), action.get("init") or "0x"
+        frm, to, value, inp = (
+            action.get("from"),
+            result.get("address"),
+            action.get("value"),
+            action.get("init") or "0x",
+        )
     else:
-        frm, to, value, inp = action.get("from"), action.get("to"), action.get("value"), action.get("input") or "0x"
+        frm, to, value, inp = (
+            action.get("from"),
+            action.get("to"),
+            action.get("value"),
+            action.get("input") or "0x",
+        )
     gas_used = result.get("gasUsed") if result else None
     return Trace(
         tx_hash=TxHash(tx_hash.lower()) if tx_hash else None,
@@ -120,7 +130,7 @@ def block_from_fixture(obj: dict[str, Any], *, chain_id: int = 1, source: str = 
                 to=_addr(r.get("to")),
             )
         )
-    txs = []
+    txs: list[Transaction] = []
     for t in traces:
         if t.tx_hash is not None and t.trace_address == () and t.from_ is not None:
             txs.append(
