@@ -45,6 +45,8 @@ def render(comps: list[BlockComparison]) -> str:
         "`benchmarks/peer_reasons.py`). Matching is by transaction hash: a peer sandwich is found when",
         "one of our sandwiches has its frontrun and backrun txs; a peer arbitrage when one of our",
         "arbitrage or backrun findings has its tx; a peer liquidation when one of ours has its tx.",
+        "One of our findings can match several peer rows: the peer reports a sandwich whose victim",
+        "crosses two attacked pools as one row per pool, we report one finding listing both pools.",
         "",
         "## Recall of the peer's findings",
         "",
