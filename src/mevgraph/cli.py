@@ -77,13 +77,9 @@ def _rpc_blocks(url: str, start: int, end: int, concurrency: int) -> tuple[int, 
     return end - start + 1, gen()
 
 
-def _progress_wrap(
-    total: int, items: Iterable[Block | BlockError], show: bool
-) -> Iterator[Block | BlockError]:
-    if not show:
-        yield from items
-        return
-    with Progress(
+def _block_progress() -> Progress:
+    """The progress bar of a block range, on stderr (stdout carries the findings)."""
+    return Progress(
         TextColumn("[bold]inspect"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -91,7 +87,16 @@ def _progress_wrap(
         TimeElapsedColumn(),
         console=err,
         transient=True,
-    ) as prog:
+    )
+
+
+def _progress_wrap(
+    total: int, items: Iterable[Block | BlockError], show: bool
+) -> Iterator[Block | BlockError]:
+    if not show:
+        yield from items
+        return
+    with _block_progress() as prog:
         task = prog.add_task("blocks", total=total)
         for it in items:
             yield it
@@ -110,15 +115,7 @@ def _parallel_files(
             files, workers=workers, chain_id=chain_id, batch_size=batch_size, stats=stats
         )
         return
-    with Progress(
-        TextColumn("[bold]inspect"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("blocks"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as prog:
+    with _block_progress() as prog:
         task = prog.add_task("blocks", total=len(files))
         yield from inspect_files_parallel(
             files,

@@ -169,96 +169,57 @@ class PropertyGraph:
             max_priority_fee_per_gas=(S, lambda r: _s(r[2].max_priority_fee_per_gas)),
         )
 
-        sw_ids = [r[0] for r in swaps]
         sw = [r[1] for r in swaps]
         sw_meta = [r[2] for r in swaps]
-        t["swaps"] = pa.table(
-            {
-                "action_id": pa.array(sw_ids, I64),
-                **_attr_cols(sw, I64, "chain_id", "block_number", "tx_index"),
-                "tx_hash": _attr_col(sw, "tx_hash"),
-                "pos": pa.array([_ta(x) for x in sw], S),
-                **_attr_cols(sw, S, "protocol", "pool", "sender", "recipient", "token_in", "token_out"),
-                "amount_in": pa.array(list(map(str, map(_AMOUNT_IN, sw))), S),
-                "amount_out": pa.array(list(map(str, map(_AMOUNT_OUT, sw))), S),
+        t["swaps"] = _action_table(
+            [r[0] for r in swaps],
+            sw,
+            strings=("protocol", "pool", "sender", "recipient", "token_in", "token_out"),
+            amounts=("amount_in", "amount_out"),
+            extra={
                 "amount_in_f": pa.array(list(map(float, map(_AMOUNT_IN, sw))), F64),
                 "amount_out_f": pa.array(list(map(float, map(_AMOUNT_OUT, sw))), F64),
                 "tx_from": pa.array([m.from_ if m else None for m in sw_meta], S),
                 "tx_to": pa.array([m.to if m else None for m in sw_meta], S),
                 "actor": pa.array([_actor(m, x.chain_id) for x, m in zip(sw, sw_meta, strict=True)], S),
                 "attempted": pa.array([r[3] for r in swaps], B),
-            }
+            },
         )
         tr = [r[1] for r in transfers]
-        t["transfers"] = pa.table(
-            {
-                "action_id": pa.array([r[0] for r in transfers], I64),
-                **_attr_cols(tr, I64, "chain_id", "block_number", "tx_index"),
-                "tx_hash": _attr_col(tr, "tx_hash"),
-                "pos": pa.array([_ta(x) for x in tr], S),
-                **_attr_cols(tr, S, "token", "from_", "to"),
-                "amount": pa.array(list(map(str, map(_AMOUNT, tr))), S),
-                "amount_f": pa.array(list(map(float, map(_AMOUNT, tr))), F64),
-            }
+        t["transfers"] = _action_table(
+            [r[0] for r in transfers],
+            tr,
+            strings=("token", "from_", "to"),
+            amounts=("amount",),
+            extra={"amount_f": pa.array(list(map(float, map(_AMOUNT, tr))), F64)},
         )
-        t["liquidations"] = _cols(
-            liqs,
-            action_id=(I64, lambda r: r[0]),
-            chain_id=(I64, lambda r: r[1].chain_id),
-            block_number=(I64, lambda r: r[1].block_number),
-            tx_index=(I64, lambda r: r[1].tx_index),
-            tx_hash=(S, lambda r: r[1].tx_hash),
-            pos=(S, lambda r: _ta(r[1])),
-            protocol=(S, lambda r: r[1].protocol),
-            pool=(S, lambda r: r[1].pool),
-            liquidator=(S, lambda r: r[1].liquidator),
-            borrower=(S, lambda r: r[1].borrower),
-            debt_token=(S, lambda r: r[1].debt_token),
-            debt_amount=(S, lambda r: str(r[1].debt_amount)),
-            collateral_token=(S, lambda r: r[1].collateral_token),
-            collateral_amount=(S, lambda r: str(r[1].collateral_amount)),
-            attempted=(B, lambda r: r[2]),
+        t["liquidations"] = _action_table(
+            [r[0] for r in liqs],
+            [r[1] for r in liqs],
+            strings=("protocol", "pool", "liquidator", "borrower", "debt_token", "collateral_token"),
+            amounts=("debt_amount", "collateral_amount"),
+            extra={"attempted": pa.array([r[2] for r in liqs], B)},
         )
-        t["flash_loans"] = _cols(
-            flash,
-            action_id=(I64, lambda r: r[0]),
-            chain_id=(I64, lambda r: r[1].chain_id),
-            block_number=(I64, lambda r: r[1].block_number),
-            tx_index=(I64, lambda r: r[1].tx_index),
-            tx_hash=(S, lambda r: r[1].tx_hash),
-            pos=(S, lambda r: _ta(r[1])),
-            protocol=(S, lambda r: r[1].protocol),
-            lender=(S, lambda r: r[1].lender),
-            receiver=(S, lambda r: r[1].receiver),
-            token=(S, lambda r: r[1].token),
-            amount=(S, lambda r: str(r[1].amount)),
+        t["flash_loans"] = _action_table(
+            [r[0] for r in flash],
+            [r[1] for r in flash],
+            strings=("protocol", "lender", "receiver", "token"),
+            amounts=("amount",),
         )
-        t["liquidity"] = _cols(
-            liquidity,
-            action_id=(I64, lambda r: r[0]),
-            chain_id=(I64, lambda r: r[1].chain_id),
-            block_number=(I64, lambda r: r[1].block_number),
-            tx_index=(I64, lambda r: r[1].tx_index),
-            tx_hash=(S, lambda r: r[1].tx_hash),
-            pos=(S, lambda r: _ta(r[1])),
-            protocol=(S, lambda r: r[1].protocol),
-            change=(S, lambda r: str(r[1].change)),
-            pool=(S, lambda r: r[1].pool),
-            provider=(S, lambda r: r[1].provider),
-            tick_lower=(I64, lambda r: r[1].tick_lower),
-            tick_upper=(I64, lambda r: r[1].tick_upper),
-            liquidity=(S, lambda r: _s(r[1].liquidity)),
+        lq = [r[1] for r in liquidity]
+        t["liquidity"] = _action_table(
+            [r[0] for r in liquidity],
+            lq,
+            strings=("protocol", "change", "pool", "provider"),
+            ints=("tick_lower", "tick_upper"),
+            amounts=("liquidity",),
         )
-        t["coinbase_payments"] = _cols(
-            coinbase,
-            action_id=(I64, lambda r: r[0]),
-            chain_id=(I64, lambda r: r[1].chain_id),
-            block_number=(I64, lambda r: r[1].block_number),
-            tx_index=(I64, lambda r: r[1].tx_index),
-            tx_hash=(S, lambda r: r[1].tx_hash),
-            from_=(S, lambda r: r[1].from_),
-            to=(S, lambda r: r[1].to),
-            amount=(S, lambda r: str(r[1].amount)),
+        t["coinbase_payments"] = _action_table(
+            [r[0] for r in coinbase],
+            [r[1] for r in coinbase],
+            strings=("from_", "to"),
+            amounts=("amount",),
+            pos=False,
         )
 
         pools: dict[tuple[int, str], tuple[str, set[str]]] = {}
@@ -378,6 +339,33 @@ class PropertyGraph:
 _AMOUNT_IN = attrgetter("amount_in")
 _AMOUNT_OUT = attrgetter("amount_out")
 _AMOUNT = attrgetter("amount")
+
+
+def _action_table(
+    ids: list[int],
+    objs: Sequence[Any],
+    *,
+    strings: Sequence[str] = (),
+    ints: Sequence[str] = (),
+    amounts: Sequence[str] = (),
+    pos: bool = True,
+    extra: dict[str, pa.Array] | None = None,
+) -> pa.Table:
+    """An action table: the shared key columns, then attributes as strings, int64s and exact
+    amounts (decimal strings: 256-bit ints do not fit any Arrow integer type)."""
+    cols: dict[str, pa.Array] = {
+        "action_id": pa.array(ids, pa.int64()),
+        **_attr_cols(objs, pa.int64(), "chain_id", "block_number", "tx_index"),
+        "tx_hash": _attr_col(objs, "tx_hash"),
+    }
+    if pos:
+        cols["pos"] = pa.array([_ta(x) for x in objs], pa.string())
+    cols.update(_attr_cols(objs, pa.string(), *strings))
+    cols.update(_attr_cols(objs, pa.int64(), *ints))
+    for name in amounts:
+        cols[name] = pa.array([_s(v) for v in map(attrgetter(name), objs)], pa.string())
+    cols.update(extra or {})
+    return pa.table(cols)
 
 
 def _attr_col(objs: Sequence[Any], name: str, typ: pa.DataType | None = None) -> pa.Array:
