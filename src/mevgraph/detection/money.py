@@ -57,6 +57,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from mevgraph.core.actions import CoinbasePayment, Swap, Transfer
 from mevgraph.core.types import ETH, ZERO_ADDRESS
@@ -345,18 +346,7 @@ def _finding(ctx: _Ctx, cand: Candidate) -> Finding:
     if not mf.profit_by_token and status != Status.REVERTED:
         q *= _NO_DELTA
     return Finding(
-        kind=cand.kind,
-        chain_id=chain,
-        block_number=bn,
-        tx_hashes=_tx_hashes(ctx, cand),
-        attacker_txs=cand.attacker_txs,
-        frontrun_txs=cand.frontrun_txs,
-        backrun_txs=cand.backrun_txs,
-        victim_txs=cand.victim_txs,
-        searcher=cand.searcher,
-        contract=cand.contract,
-        pools=cand.pools,
-        protocols=cand.protocols,
+        **_roles(ctx, cand),
         profit_by_token=mf.profit_by_token,
         gas_cost_wei=mf.gas_cost_wei,
         coinbase_transfer_wei=cb,
@@ -395,21 +385,28 @@ def finalize(
     return out
 
 
+def _roles(ctx: _Ctx, cand: Candidate) -> dict[str, Any]:
+    """The fields a finding takes over from its candidate unchanged."""
+    return {
+        "kind": cand.kind,
+        "chain_id": cand.chain_id,
+        "block_number": cand.block_number,
+        "tx_hashes": _tx_hashes(ctx, cand),
+        "attacker_txs": cand.attacker_txs,
+        "frontrun_txs": cand.frontrun_txs,
+        "backrun_txs": cand.backrun_txs,
+        "victim_txs": cand.victim_txs,
+        "searcher": cand.searcher,
+        "contract": cand.contract,
+        "pools": cand.pools,
+        "protocols": cand.protocols,
+    }
+
+
 def _bare(ctx: _Ctx, cand: Candidate, reason: str) -> Finding:
     d = ctx.blocks.get((cand.chain_id, cand.block_number))
     return Finding(
-        kind=cand.kind,
-        chain_id=cand.chain_id,
-        block_number=cand.block_number,
-        tx_hashes=_tx_hashes(ctx, cand),
-        attacker_txs=cand.attacker_txs,
-        frontrun_txs=cand.frontrun_txs,
-        backrun_txs=cand.backrun_txs,
-        victim_txs=cand.victim_txs,
-        searcher=cand.searcher,
-        contract=cand.contract,
-        pools=cand.pools,
-        protocols=cand.protocols,
+        **_roles(ctx, cand),
         profit_by_token={},
         gas_cost_wei=None,
         coinbase_transfer_wei=None,
