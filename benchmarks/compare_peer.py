@@ -58,6 +58,13 @@ def render(comps: list[BlockComparison]) -> str:
         m = sum(c.matched.get(fam, 0) for c in comps)
         r = rec[fam]
         lines.append(f"| {fam} | {p} | {m} | {'n/a' if r is None else f'{r:.1%}'} |")
+    ra = recall(comps, any_kind=True)["arbitrage"]
+    lines += [
+        "",
+        "Counting a peer arbitrage as found when its tx is an attacker tx of one of our findings of",
+        "any kind (our precedence table gives a sandwich's own legs to the sandwich, the peer counts",
+        f"them twice), arbitrage recall is {'n/a' if ra is None else f'{ra:.1%}'}.",
+    ]
     lines += [
         "",
         "## Per block",
@@ -88,6 +95,10 @@ def render(comps: list[BlockComparison]) -> str:
     return "\n".join(lines)
 
 
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "mainnet")
@@ -105,7 +116,10 @@ def main() -> int:
     print(
         json.dumps(
             {k: (round(v, 4) if v is not None else None) for k, v in rec.items()}
-            | {"unexplained": len(unexplained)}
+            | {
+                "arbitrage_any_kind": _r(recall(comps, any_kind=True)["arbitrage"]),
+                "unexplained": len(unexplained),
+            }
         )
     )
     return 1 if unexplained else 0

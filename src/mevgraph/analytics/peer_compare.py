@@ -43,6 +43,9 @@ class BlockComparison:
     peer: dict[str, int] = field(default_factory=dict)
     ours: dict[str, int] = field(default_factory=dict)
     matched: dict[str, int] = field(default_factory=dict)
+    # Peer findings whose tx is an attacker tx of one of ours of ANY kind (e.g. a peer
+    # "arbitrage" that our precedence table counts as a sandwich's frontrun).
+    matched_any_kind: dict[str, int] = field(default_factory=dict)
     disagreements: list[Disagreement] = field(default_factory=list)
 
 
@@ -121,6 +124,8 @@ def compare_block(
     cmp.peer["arbitrage"] = len(peer_a)
     cmp.ours["arbitrage"] = len(mine["arbitrage"])
     cmp.matched["arbitrage"] = sum(1 for tx in peer_a if tx in our_a)
+    all_attackers = {tx for f in ours for tx in f.attacker_txs}
+    cmp.matched_any_kind["arbitrage"] = sum(1 for tx in peer_a if tx in all_attackers)
     for tx, a in peer_a.items():
         if tx not in our_a:
             cmp.disagreements.append(
@@ -158,11 +163,18 @@ def compare_block(
     return cmp
 
 
-def recall(comparisons: Sequence[BlockComparison]) -> dict[str, float | None]:
-    """Recall of the peer's findings per family over all compared blocks (None: peer has none)."""
+def recall(comparisons: Sequence[BlockComparison], *, any_kind: bool = False) -> dict[str, float | None]:
+    """Recall of the peer's findings per family over all compared blocks (None: peer has none).
+
+    With ``any_kind``, a peer arbitrage also counts as found when its tx is an attacker tx of one
+    of our findings of another kind (precedence gave it to a sandwich, say).
+    """
     out: dict[str, float | None] = {}
     for fam in FAMILIES:
         p = sum(c.peer.get(fam, 0) for c in comparisons)
-        m = sum(c.matched.get(fam, 0) for c in comparisons)
+        m = sum(
+            (c.matched_any_kind.get(fam, c.matched.get(fam, 0)) if any_kind else c.matched.get(fam, 0))
+            for c in comparisons
+        )
         out[fam] = (m / p) if p else None
     return out
