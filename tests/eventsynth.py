@@ -43,6 +43,11 @@ Curve exchange      ``TokenExchange[Underlying](address indexed buyer, i, tokens
                     tokens_bought)``, ``int128`` or ``uint256`` indices as the call (pool)   frame
 Balancer V1 / V2    ``LOG_SWAP(caller, tokenIn, tokenOut, in, out)`` (BPool) / vault        end of
 swap                ``Swap(bytes32 indexed poolId, tokenIn, tokenOut, in, out)``            frame
+0x native order     ``LimitOrderFilled`` / ``RfqOrderFilled`` / ``OtcOrderFilled`` (proxy;  end of
+fill                nothing indexed; see :func:`_zerox_logs`)                                frame
+Bancor network      one ``Conversion(address indexed smartToken, address indexed from,      end of each
+conversion          address indexed to, fromAmount, toAmount, trader)`` per path step       converter
+                    (the network)                                                          call
 ==================  ===================================================================  ==========
 
 "End of frame" orders an event after everything its frame's sub-calls emitted: a V2 pair emits
@@ -62,11 +67,13 @@ block-wide, in transaction then execution order.
   ``protocolSeizeShare`` really emit two (liquidator's share, then reserves'), which traces do not
   split.
 * Aave V1 ``_accruedBorrowInterest`` is 0 and ``_timestamp`` the block's timestamp (0 if unknown).
+* 0x ``orderHash`` is the keccak-256 of the order's calldata words (not its EIP-712 hash) and
+  ``LimitOrderFilled.protocolFeePaid`` the fill frame's ETH value.
 * ``blockHash``/``timestamp`` are left out when the fixture lacks them.
 
-Not emitted: events of protocols outside the table (Bancor, 0x -- no log decoder --, flash-loan
-lenders, V2 ``Mint``/``Burn``, aToken/debt-token ``Mint``/``Burn``): logs-only decoding of those is
-not what this helper tests. ERC721 moves decoded from ``transferFrom`` come out as 3-topic ERC20
+Not emitted: events of protocols outside the table (flash-loan lenders, V2 ``Mint``/``Burn``,
+aToken/debt-token ``Mint``/``Burn``, the Bancor converters' own ``Conversion``): logs-only decoding
+of those is not what this helper tests. ERC721 moves decoded from ``transferFrom`` come out as 3-topic ERC20
 ``Transfer`` events (trace mode cannot tell them apart either).
 """
 
@@ -116,6 +123,12 @@ SIGNATURES: dict[str, str] = {
     "curve_exchange": "TokenExchange(address,int128,uint256,int128,uint256)",
     "curve_exchange_underlying": "TokenExchangeUnderlying(address,int128,uint256,int128,uint256)",
     "curve_crypto_exchange": "TokenExchange(address,uint256,uint256,uint256,uint256)",
+    "zerox_limit_fill": (
+        "LimitOrderFilled(bytes32,address,address,address,address,address,uint128,uint128,uint128,uint256,bytes32)"
+    ),
+    "zerox_rfq_fill": "RfqOrderFilled(bytes32,address,address,address,address,uint128,uint128,bytes32)",
+    "zerox_otc_fill": "OtcOrderFilled(bytes32,address,address,address,address,uint128,uint128)",
+    "bancor_conversion": "Conversion(address,address,address,uint256,uint256,address)",
 }
 """Canonical event signatures, as the decoder's log handlers register them."""
 
@@ -132,6 +145,9 @@ TOPICS: dict[str, str] = {k: event_topic(s) for k, s in SIGNATURES.items()}
 SYNTHETIC_FIELDS: dict[str, tuple[str, ...]] = {
     "v3_swap": ("sqrtPriceX96", "liquidity", "tick"),
     "aave_v1_liquidation": ("_accruedBorrowInterest", "_timestamp"),
+    "zerox_limit_fill": ("orderHash", "protocolFeePaid"),
+    "zerox_rfq_fill": ("orderHash",),
+    "zerox_otc_fill": ("orderHash",),
 }
 """Event fields this helper makes up (when the decoded action does not carry them)."""
 
@@ -352,17 +368,103 @@ def _balancer_v2_logs(s: Swap, frame: Trace) -> list[SynthLog]:
     return [_log(s.trace_address or (), 0, _BALANCER_VAULT, topics, [_u(s.amount_in), _u(s.amount_out)])]
 
 
+# 0x fill calls: selector -> (event, order words, word of the taker argument or None = the caller).
+# Order tuples are static and inlined: Limit = 12 words, RFQ = 10, OTC = 8; a Signature = 4.
+_ZX_LIMIT = "(address,address,uint128,uint128,uint128,address,address,address,address,bytes32,uint64,uint256)"
+_ZX_RFQ = "(address,address,uint128,uint128,address,address,address,bytes32,uint64,uint256)"
+_ZX_OTC = "(address,address,uint128,uint128,address,address,address,uint256)"
+_ZX_SIG = "(uint8,uint8,bytes32,bytes32)"
+_ZEROX_FILLS: dict[str, tuple[str, int, int | None]] = {
+    _selector(f"fillLimitOrder({_ZX_LIMIT},{_ZX_SIG},uint128)"): ("zerox_limit_fill", 12, None),
+    _selector(f"_fillLimitOrder({_ZX_LIMIT},{_ZX_SIG},uint128,address,address)"): (
+        "zerox_limit_fill",
+        12,
+        17,
+    ),
+    _selector(f"fillRfqOrder({_ZX_RFQ},{_ZX_SIG},uint128)"): ("zerox_rfq_fill", 10, None),
+    _selector(f"_fillRfqOrder({_ZX_RFQ},{_ZX_SIG},uint128,address,bool,address)"): ("zerox_rfq_fill", 10, 15),
+    _selector(f"fillOtcOrder({_ZX_OTC},{_ZX_SIG},uint128)"): ("zerox_otc_fill", 8, None),
+    _selector(f"_fillOtcOrder({_ZX_OTC},{_ZX_SIG},uint128,address,bool,address)"): ("zerox_otc_fill", 8, 13),
+}
+
+
+def _zerox_logs(s: Swap, frame: Trace) -> list[SynthLog]:
+    """The fill event of a 0x native-order fill frame, all words from its calldata and output.
+
+    ``taker`` is the caller of a public ``fill*`` and the ``taker`` argument of an ``onlySelf``
+    ``_fill*``; ``takerTokenFeeFilledAmount`` is ``takerTokenFeeAmount * takerFilled //
+    takerAmount`` as the proxy computes it; ``orderHash``/``protocolFeePaid`` are synthetic."""
+    spec = _ZEROX_FILLS.get(frame.input[:10])
+    out = (frame.output or "")[2:]
+    if spec is None or len(out) < 128:
+        return []
+    name, n_order, taker_word = spec
+    args = frame.input[10:]
+    w = [args[64 * k : 64 * k + 64] for k in range(len(args) // 64)]
+    taker = "0x" + w[taker_word][24:] if taker_word is not None else frame.from_ or ""
+    h = keccak.new(digest_bits=256)
+    h.update(bytes.fromhex("".join(w[:n_order])))
+    order_hash = h.hexdigest()
+    taker_filled, maker_filled = out[0:64], out[64:128]
+    if name == "zerox_limit_fill":
+        taker_amount, fee_amount = int(w[3], 16), int(w[4], 16)
+        fee_filled = fee_amount * int(taker_filled, 16) // taker_amount if taker_amount else 0
+        words = [order_hash, w[5], _a(taker), w[8], w[0], w[1], taker_filled, maker_filled]
+        words += [_u(fee_filled), _u(frame.value), w[9]]
+    else:  # RFQ: maker word 4, pool word 7; OTC: maker word 4, no pool
+        words = [order_hash, w[4], _a(taker), w[0], w[1], taker_filled, maker_filled]
+        if name == "zerox_rfq_fill":
+            words.append(w[7])
+    return [_log(s.trace_address or (), 0, frame.to or "", (TOPICS[name],), words)]
+
+
+_SEL_BANCOR_CONVERT = _selector("convert(address,address,uint256,address,address)")
+
+
+def _bancor_logs(s: Swap, frame: Trace, children: list[Trace]) -> list[SynthLog]:
+    """One network ``Conversion`` per path step ``[from, anchor, to, ...]``, emitted after that
+    step's converter ``convert`` call (a child of the network frame, returning the step's output);
+    ``_trader`` is the network's caller. Steps whose converter calls are not all visible: none."""
+    args = frame.input[10:]
+    off = int(args[0:64], 16) // 32
+    n = int(args[64 * off : 64 * off + 64], 16)
+    path = ["0x" + args[64 * (off + 1 + k) + 24 : 64 * (off + 2 + k)] for k in range(n)]
+    steps = [c for c in children if c.input[:10] == _SEL_BANCOR_CONVERT and c.call_type == "call"]
+    if n < 3 or len(steps) != n // 2:
+        return []
+    out: list[SynthLog] = []
+    amount = s.amount_in
+    for k, conv in enumerate(steps):
+        to_amount = int((conv.output or "0x0")[2:66] or "0", 16)
+        topics = (
+            TOPICS["bancor_conversion"],
+            _topic(_a(path[2 * k + 1])),
+            _topic(_a(path[2 * k])),
+            _topic(_a(path[2 * k + 2])),
+        )
+        words = [_u(amount), _u(to_amount), _a(frame.from_ or "")]
+        out.append(_log(conv.trace_address, 0, frame.to or "", topics, words))
+        amount = to_amount
+    return out
+
+
 def _frames(block: Block) -> dict[tuple[str, tuple[int, ...]], Trace]:
     return {(t.tx_hash, t.trace_address): t for t in block.traces or () if t.tx_hash is not None}
 
 
-def _action_logs(a: Action, frame: Trace | None, timestamp: int) -> list[SynthLog]:
+def _action_logs(
+    a: Action, frame: Trace | None, timestamp: int, children: list[Trace] | None = None
+) -> list[SynthLog]:
     if isinstance(a, Transfer):
         return _transfer_logs(a)
     if frame is None:
         return []
     sel = frame.input[:10]
     if isinstance(a, Swap):
+        if a.protocol == "0x":
+            return _zerox_logs(a, frame)
+        if a.protocol == "bancor":
+            return _bancor_logs(a, frame, children or [])
         if sel == _SEL_V2_SWAP:
             return _v2_logs(a)
         if sel == _SEL_V3_SWAP:
@@ -394,7 +496,14 @@ def synth_logs(decoded: DecodedBlock) -> dict[str, list[SynthLog]]:
     for a in decoded.actions:
         if a.trace_address is None:
             continue
-        logs = _action_logs(a, frames.get((a.tx_hash, a.trace_address)), timestamp)
+        children = None
+        if a.protocol == "bancor":
+            ta, n = a.trace_address, len(a.trace_address)
+            children = [
+                t for (h, tta), t in frames.items() if h == a.tx_hash and len(tta) == n + 1 and tta[:n] == ta
+            ]
+            children.sort(key=lambda t: t.trace_address)
+        logs = _action_logs(a, frames.get((a.tx_hash, a.trace_address)), timestamp, children)
         if logs:
             by_tx.setdefault(a.tx_hash, []).extend(logs)
     for logs in by_tx.values():

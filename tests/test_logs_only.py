@@ -21,7 +21,7 @@ from functools import cache
 import orjson
 import pytest
 
-from mevgraph.core.actions import CoinbasePayment, Liquidation, Swap
+from mevgraph.core.actions import CoinbasePayment, Liquidation, LiquidityChange, Swap
 from mevgraph.core.types import ETH, Block
 from mevgraph.decode.decoder import DecodedBlock, decode_block, load_protocols
 from mevgraph.decode.pools import clear_pool_caches
@@ -36,14 +36,14 @@ from .eventsynth import SIGNATURES, TOPICS, WETH, synth_bundle
 
 ALL_BLOCKS = [p.name.removesuffix(".json.gz") for p in BLOCK_FILES]
 
-# Swap protocols whose events eventsynth emits (Bancor and 0x have no log decoder).
+# Swap protocols whose events eventsynth emits.
 V2_FAMILY = {"uniswap_v2", "sushiswap", "shibaswap", "pancakeswap_v2", "uniswap_v2_fork"}
 V3_FAMILY = {"uniswap_v3", "uniswap_v3_fork"}
-ENCODED_SWAPS = V2_FAMILY | V3_FAMILY | {"curve", "balancer_v1", "balancer_v2"}
+ENCODED_SWAPS = V2_FAMILY | V3_FAMILY | {"curve", "balancer_v1", "balancer_v2", "0x", "bancor"}
 
 # Logged skips of logs-mode decoding that are known limits, each with a regression test below.
+KNOWN_LOG_SKIPS: set[str] = set()
 ONE_SIDED_COLLECT_TX = "0x950d329c837081d182b9d63ee7bdba3c8420c205bec7e01957bfbabdcb6aca13"
-KNOWN_LOG_SKIPS = {ONE_SIDED_COLLECT_TX}
 
 
 @dataclass(frozen=True)
@@ -296,9 +296,10 @@ def test_liquidation_findings_same_in_both_modes(name: str, block_names: list[st
     assert logged == traced and logged
 
 
-def test_cream_market_outside_the_table_is_a_fork_in_logs_mode(block_names: list[str]) -> None:
-    """Known limit: logs do not show the comptroller, so the CREAM crLINK market 0x697256… (absent
-    from ``compound.MARKETS``) is labelled ``compound_v2_fork``; traces name it ``cream``."""
+def test_cream_market_labelled_cream_in_logs_mode(block_names: list[str]) -> None:
+    """Regression: logs do not show the comptroller, so the label comes from ``compound.MARKETS``;
+    the CREAM crLINK market 0x697256… (once absent, then ``compound_v2_fork``) is ``cream`` in both
+    modes."""
     tx = "0x0809bdbb"
     (t,) = [
         a
@@ -310,7 +311,8 @@ def test_cream_market_outside_the_table_is_a_fork_in_logs_mode(block_names: list
         for a in logs_run("12674514").decoded.actions
         if isinstance(a, Liquidation) and a.tx_hash.startswith(tx)
     ]
-    assert (t.protocol, lg.protocol) == ("cream", "compound_v2_fork")
+    assert (t.protocol, lg.protocol) == ("cream", "cream")
+    assert lg.pool == "0x697256caa3ccafd62bb6d3aa1c7c5671786a5fd9"
 
 
 def test_reverted_liquidation_absent_in_logs_mode(block_names: list[str]) -> None:
@@ -350,20 +352,111 @@ def test_no_coinbase_payments_or_internal_eth_in_logs_mode(name: str, block_name
             assert f.unpriced_reason and "logs-only" in f.unpriced_reason
 
 
-def test_one_sided_v3_collect_is_a_logged_skip_in_logs_mode(block_names: list[str]) -> None:
-    """Known limit (12498502, tx 0x950d329c…): ``Collect`` of WBTC only (amount0 = 0) on V3 pool
-    0xcbcdf9…, the pool's only event in the block. The log handler infers token slots from the
-    set of tokens moved in or out of the pool (``uniswap_v3._log_slots`` passes no ``order``), so
-    one token cannot be placed in slot 1 and the event is skipped with a reason, never a crash.
-    Trace mode places it from the ``collect`` frame's own ``transfer`` child."""
+def test_one_sided_v3_collect_placed_from_transfer_logs(block_names: list[str]) -> None:
+    """Regression (12498502, tx 0x950d329c…): ``Collect`` of WBTC only (amount0 = 0) on V3 pool
+    0xcbcdf9…, the pool's only event in the block and its tokens not cached. It used to be a
+    logged skip ("tokens unknown"); the pool's ``Transfer`` of amount1 out to the recipient now
+    places WBTC in slot 1, as the trace decoder does from the ``collect`` frame's ``transfer``."""
     pool = "0xcbcdf9626bc03e24f779434178a73a0b4bad62ed"
+    wbtc = "0x2260fac5e5542a773aa44fbcfedf7c193bc2c599"
     (t,) = [
         a
         for a in traced_decode("12498502").actions
         if a.tx_hash == ONE_SIDED_COLLECT_TX and getattr(a, "pool", None) == pool
     ]
-    assert t.tokens == ("0x2260fac5e5542a773aa44fbcfedf7c193bc2c599",) and t.amounts == (1356599,)
     run = logs_run("12498502")
-    assert not [a for a in run.decoded.actions if getattr(a, "pool", None) == pool]
-    (skip,) = run.decoded.skips
-    assert skip.tx_hash == ONE_SIDED_COLLECT_TX and f"V3 pool {pool}: tokens unknown" in skip.reason
+    (lg,) = [a for a in run.decoded.actions if getattr(a, "pool", None) == pool]
+    assert isinstance(t, LiquidityChange) and isinstance(lg, LiquidityChange)
+    assert t.tokens == lg.tokens == (wbtc,) and t.amounts == lg.amounts == (1356599,)
+    assert (lg.change, lg.provider, lg.recipient, lg.tick_lower, lg.tick_upper) == (
+        t.change,
+        t.provider,
+        t.recipient,
+        t.tick_lower,
+        t.tick_upper,
+    )
+    assert lg.protocol == t.protocol == "uniswap_v3_fork"  # one token: the CREATE2 check cannot run
+    assert not run.decoded.skips
+
+
+# --------------------------------------------------------------------------- 0x and Bancor
+def _zerox_records() -> list[dict]:
+    return [r for r in expected_records() if r["kind"] == "swap" and r["expected"]["protocol"] == "0x"]
+
+
+@pytest.mark.parametrize("rec", _zerox_records(), ids=lambda r: r["expected"]["transaction_hash"][:10])
+def test_zerox_record_swap_from_logs(rec: dict, block_names: list[str]) -> None:
+    """The peer's three exact 0x fills (public ``fillLimitOrder`` by a contract, ``_fillLimitOrder``
+    of a batch fill, ``_fillRfqOrder`` of a multiplex sell) decoded from the fill events alone,
+    with the caller convention of traces (the proxy for the ``onlySelf`` fills)."""
+    e = rec["expected"]
+    hits = [
+        a
+        for a in logs_run(str(rec["block_number"])).decoded.actions
+        if isinstance(a, Swap) and a.tx_hash == e["transaction_hash"] and a.protocol == "0x"
+    ]
+    assert [
+        (a.pool, a.sender, a.recipient, a.token_in, a.amount_in, a.token_out, a.amount_out) for a in hits
+    ] == [
+        (
+            e["contract_address"],
+            e["from_address"],
+            e["to_address"],
+            e["token_in_address"],
+            e["token_in_amount"],
+            e["token_out_address"],
+            e["token_out_amount"],
+        )
+    ]
+
+
+def test_zerox_public_fill_sent_by_an_eoa_keeps_the_taker_as_sender(block_names: list[str]) -> None:
+    """Negative case of the ``onlySelf`` rule (15049646, tx 0xf5d2926f…): the transaction calls the
+    proxy's public ``fillRfqOrder``; its sender is the taker, not the proxy."""
+    tx = "0xf5d2926f"
+    (t,) = [a for a in traced_decode("15049646").actions if isinstance(a, Swap) and a.tx_hash.startswith(tx)]
+    (lg,) = [
+        a for a in logs_run("15049646").decoded.actions if isinstance(a, Swap) and a.tx_hash.startswith(tx)
+    ]
+    assert lg.sender == t.sender != lg.pool
+    assert lg.sender == next(x.from_ for x in load_fixture("15049646").transactions if x.hash == t.tx_hash)
+
+
+def test_bancor_two_calls_in_one_tx_stay_two_swaps(block_names: list[str]) -> None:
+    """Regression (13302365, tx 0xa3d8c446…): two network calls back to back, the second converting
+    exactly the BNT the first returned. The second pulls it from the trader (a ``Transfer`` between
+    the events), so the ``Conversion`` steps are not chained into one swap; the second call's
+    beneficiary (the next pool, 0x82dbc2…) is the receiver of its output ``Transfer``."""
+    tx = "0xa3d8c446"
+
+    def key(s: Swap) -> tuple:
+        return (s.token_in, s.amount_in, s.token_out, s.amount_out, s.sender, s.recipient)
+
+    traced = [
+        key(a)
+        for a in traced_decode("13302365").actions
+        if isinstance(a, Swap) and a.tx_hash.startswith(tx) and a.protocol == "bancor"
+    ]
+    logged = [
+        key(a)
+        for a in logs_run("13302365").decoded.actions
+        if isinstance(a, Swap) and a.tx_hash.startswith(tx) and a.protocol == "bancor"
+    ]
+    assert logged == traced and len(logged) == 2
+    assert logged[1][5].startswith("0x82dbc267")
+
+
+@pytest.mark.parametrize(
+    ("name", "tx_prefix"),
+    [("13302365", "0xa3d8c446"), ("13666312", "0xa043976d")],
+    ids=["bancor-5-leg-13302365", "zerox-13666312"],
+)
+def test_arbitrage_through_bancor_or_0x_found_logs_only(
+    name: str, tx_prefix: str, block_names: list[str]
+) -> None:
+    """The 5-leg arbitrage through two Bancor conversions and the V3-flash arbitrage that fills a
+    0x limit order are found from logs over the same pools as from traces."""
+    f = _one(logs_run(name).findings, (Kind.ARBITRAGE, Kind.BACKRUN), tx_prefix)
+    t = _one(trace_findings(name), (Kind.ARBITRAGE, Kind.BACKRUN), tx_prefix)
+    assert set(f.pools) == set(t.pools)
+    assert f.profit_by_token == t.profit_by_token

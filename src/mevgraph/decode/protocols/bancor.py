@@ -11,17 +11,32 @@ mev-inspect-py), ``token_in = path[0]``, ``amount_in = amount``, ``token_out = p
 
 The same function names exist on unrelated contracts, so only calls to the known network
 addresses are decoded. Bancor V3 (``tradeBySourceAmount``) is not covered.
+
+**From logs** -- the network emits, after each step (hop) of a path, ``Conversion(address indexed
+_smartToken, address indexed _fromToken, address indexed _toToken, uint256 _fromAmount, uint256
+_toAmount, address _trader)``, ``_trader`` being its caller. (The converters' own event, also
+named ``Conversion`` but ``(address,address,address,uint256,uint256,int256)``, has another topic
+and is not read.) The steps of one call chain: each step's ``_fromToken``/``_fromAmount`` are
+the previous step's ``_toToken``/``_toAmount``. One chain is one swap, as in traces, dated at its
+last event: ``token_in``/``amount_in`` from the first step, ``token_out``/``amount_out`` from the
+last, ``sender`` = ``_trader``. The recipient (``beneficiary``) is not in the event: it is the
+receiver of the last ``Transfer`` of ``amount_out`` of ``token_out`` before the last event (when
+that is the network itself, of the network's next such ``Transfer``); for ETH out (no
+``Transfer``) it is the trader. Tx 0xa3d8c446de81db9c63b8654329a09c4aee174ce329a55a4e24b999b0691e1f86
+(block 13302365) converts twice inside a 5-leg arbitrage, paying the second conversion straight
+to the next pool.
 """
 
 from __future__ import annotations
 
 from mevgraph.core.actions import Action, Swap
 from mevgraph.core.types import ZERO_ADDRESS, Address
-from mevgraph.decode.abi import addr_word, dyn_array, word
-from mevgraph.decode.context import TraceContext
+from mevgraph.decode.abi import addr_word, dyn_array, topic, topic_addr, word
+from mevgraph.decode.context import LogContext, TraceContext
+from mevgraph.decode.pools import log_token_transfers
 from mevgraph.decode.registry import REGISTRY
 
-__all__ = ["convert_from_trace", "NETWORKS"]
+__all__ = ["convert_from_trace", "conversion_from_log", "NETWORKS", "CONVERSION_TOPIC"]
 
 NETWORKS: dict[int, frozenset[str]] = {1: frozenset({"0x2f9ec37d6ccfff1cab21733bdadede11c823ccb0"})}
 
@@ -82,3 +97,97 @@ for _sig, _word in _CONVERSIONS.items():
 
 convert_from_trace = _make_handler(3)
 """Handler of ``convertByPath`` (exposed for tests)."""
+
+CONVERSION_TOPIC = topic("Conversion(address,address,address,uint256,uint256,address)")
+
+_Step = tuple[str, str, int, int, str]
+"""(fromToken, toToken, fromAmount, toAmount, trader) of one network ``Conversion`` event."""
+
+
+def _step(ctx: LogContext, k: int) -> _Step | None:
+    """(fromToken, toToken, fromAmount, toAmount, trader) of network ``Conversion`` event ``k``."""
+    lg = ctx.logs[k]
+    if (
+        len(lg.topics) != 4
+        or lg.topics[0] != CONVERSION_TOPIC
+        or lg.address not in NETWORKS.get(ctx.chain_id, ())
+    ):
+        return None
+    d = lg.data[2:]
+    return topic_addr(lg.topics[2]), topic_addr(lg.topics[3]), word(d, 0), word(d, 1), addr_word(d, 2)
+
+
+def _next_step(ctx: LogContext, k: int) -> int | None:
+    """Index of the network's next ``Conversion`` event after ``k`` (same emitter), if any."""
+    logs = ctx.logs
+    address = logs[k].address
+    for j in range(k + 1, len(logs)):
+        lg = logs[j]
+        if lg.address == address and lg.topics and lg.topics[0] == CONVERSION_TOPIC:
+            return j
+    return None
+
+
+def _chains(ctx: LogContext, ka: int, a: _Step, kb: int, b: _Step) -> bool:
+    """Step ``b`` (event ``kb``) continues step ``a`` (event ``ka``) of the same call: it converts
+    exactly what ``a`` returned, and the trader paid nothing in between (a new call pulls its
+    input from the trader: tx 0xa3d8c446de81db9c63b8654329a09c4aee174ce329a55a4e24b999b0691e1f86
+    converts to BNT, then that BNT in a second call)."""
+    if b[0] != a[1] or b[2] != a[3] or b[4] != a[4]:
+        return False
+    trader, token = b[4], b[0]
+    return not any(
+        ka < t.pos < kb and t.from_ == trader and t.token == token for t in log_token_transfers(ctx)
+    )
+
+
+@REGISTRY.log("bancor", "Conversion(address,address,address,uint256,uint256,address)")
+def conversion_from_log(ctx: LogContext, i: int) -> list[Action]:
+    last = _step(ctx, i)
+    if last is None:
+        return []
+    nxt = _next_step(ctx, i)
+    if nxt is not None:
+        after = _step(ctx, nxt)
+        if after is not None and _chains(ctx, i, last, nxt, after):
+            return []  # a middle step: the chain's last event yields the swap
+    first, first_k = last, i
+    logs = ctx.logs
+    for k in range(i - 1, -1, -1):
+        if logs[k].address != logs[i].address or not logs[k].topics or logs[k].topics[0] != CONVERSION_TOPIC:
+            continue
+        prev = _step(ctx, k)
+        if prev is None or not _chains(ctx, k, prev, first_k, first):
+            break
+        first, first_k = prev, k
+    token_in, amount_in = first[0], first[2]
+    token_out, amount_out, trader = last[1], last[3], last[4]
+    if amount_in == 0 or amount_out == 0:
+        return []
+    network = logs[i].address
+    recipient = trader
+    paid: str | None = None
+    for t in log_token_transfers(ctx):
+        if t.token != token_out or t.amount != amount_out:
+            continue
+        if t.pos < i:
+            paid = t.to
+        elif paid == network and t.from_ == network:
+            paid = t.to
+            break
+        elif t.pos > i:
+            break
+    if paid is not None:
+        recipient = paid
+    return [
+        Swap(
+            **ctx.base(i, "bancor"),
+            pool=network,
+            sender=Address(trader),
+            recipient=Address(recipient),
+            token_in=Address(token_in),
+            amount_in=amount_in,
+            token_out=Address(token_out),
+            amount_out=amount_out,
+        )
+    ]

@@ -125,11 +125,35 @@ def _frame_slots(ctx: TraceContext, i: int, amount0: int, amount1: int) -> tuple
 
 
 def _log_slots(ctx: LogContext, i: int, amount0: int, amount1: int) -> tuple[str | None, str | None]:
-    pool = ctx.logs[i].address
+    """Token slots for a ``Mint``/``Burn``/``Collect`` event of pool ``ctx.logs[i].address``.
+
+    ``order`` is the event's own token movements: the ``Transfer``\\s into (``Mint``, paid by the
+    callback) or out of (``Collect``) the pool since the pool's previous event, whose amount is
+    one of the event's non-zero amounts. That places a one-sided change on a pool whose tokens
+    are not cached: ``Collect`` of WBTC only, amount0 = 0, on pool 0xcbcdf9626bc03e24f779434178a73a0b4bad62ed
+    (tx 0x950d329c837081d182b9d63ee7bdba3c8420c205bec7e01957bfbabdcb6aca13) makes WBTC token1.
+    ``Burn`` moves no tokens: it relies on the cache or on the pool's other movements.
+    """
+    logs = ctx.logs
+    pool = logs[i].address
     if pool_tokens(ctx.chain_id, pool) is not None:
         return _slots(ctx.chain_id, pool, [], set(), amount0, amount1)
-    seen = {t.token for t in log_token_transfers(ctx) if t.to == pool or t.from_ == pool}
-    return _slots(ctx.chain_id, pool, [], seen, amount0, amount1)
+    prev = -1
+    for k in range(i - 1, -1, -1):
+        if logs[k].address == pool:
+            prev = k
+            break
+    amounts = {a for a in (amount0, amount1) if a}
+    seen: set[str] = set()
+    order: list[str] = []
+    for t in log_token_transfers(ctx):
+        if t.to != pool and t.from_ != pool:
+            continue
+        seen.add(t.token)
+        if prev < t.pos < i and t.amount in amounts:
+            order.append(t.token)
+    # token0 < token1 by address, whatever order a Mint callback paid them in.
+    return _slots(ctx.chain_id, pool, sorted(set(order)), seen, amount0, amount1)
 
 
 def _liquidity(
