@@ -40,8 +40,9 @@ Motif::
                  └──────────────── gap <= MAX_GAP, no tx in between touches P ────────┘
 
     SQL (one query for all candidates of all blocks): the candidates' legs, registered as an Arrow
-    table, JOIN swaps ON (block, pool, tx_index < a), window: last toucher per (candidate, pool);
-    liquidations JOIN transactions ON (block, a - 1 - MAX_GAP <= tx_index < a) LEFT JOIN swaps.
+    table, JOIN swaps ON (block, pool, a - 1 - MAX_GAP <= tx_index < a), then the last toucher per
+    (candidate, pool) in Python; liquidations JOIN transactions ON (block, a - 1 - MAX_GAP <=
+    tx_index < a) LEFT JOIN swaps.
 
 Checked on the shared mainnet blocks: five arbitrages get a trigger, all at gap 0 -- e.g.
 0xf2c707e6... (block 13666363) buys CRV back on pool 0x58dc5a51... right after 0x8d5179f0... sold
@@ -60,7 +61,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from itertools import count
+from typing import Any
 
 import pyarrow as pa
 
@@ -83,49 +84,36 @@ ORACLE_SELECTORS: frozenset[str] = frozenset(
     }
 )
 
-_NAMES = count()
-
 _ORACLE_LIST = ", ".join(f"'{x}'" for x in sorted(ORACLE_SELECTORS))
 
 # One query for every candidate of the graph. ``legs`` has one row per arbitrage loop swap
 # (kind 'a': pool, token_in, token_out) and one per liquidation (kind 'l': token_in = collateral
-# token, token_out = debt token). Output rows: (kind, cand, tx_index, from, to, flag, moved, a_index)
-# -- for arbitrages the last toucher of each pool (flag = it swapped opposite), for liquidations
-# every tx within MAX_GAP before (flag = oracle update, moved = swapped the collateral/debt).
-# Only the half that has legs is run (each DuckDB query has a fixed cost of a few ms).
+# token, token_out = debt token). Output rows: (kind, cand, pool, tx_index, from, to, flag, moved,
+# a_index) -- for arbitrages every swap on the leg's pool in the MAX_GAP + 1 txs before (flag = it
+# swapped opposite; the last toucher is picked in Python: when it lies farther back, no row of the
+# pool is in the window and the pool gives no trigger either way), for liquidations every tx
+# within MAX_GAP before, once per swap it made (flag = oracle update, moved = that swap sold the
+# collateral or bought the debt). No GROUP BY or window: on these few rows each would cost DuckDB
+# more than 1 ms. Only the half that has legs is run (a query has a fixed cost of a few ms).
 _ARB_SQL = """
-SELECT 'a', cand, tx_index, tx_from, tx_to, opposite, false, a_index FROM (
-    SELECT l.cand, l.pool, s.tx_index, s.tx_from, s.tx_to, l.tx_index AS a_index,
-           bool_or(s.token_in = l.token_out AND s.token_out = l.token_in) AS opposite
-    FROM {legs} l
-    JOIN swaps s
-      ON s.block_number = l.block_number AND s.pool = l.pool AND s.chain_id = l.chain_id
-     AND s.tx_index < l.tx_index AND NOT s.attempted
-    WHERE l.kind = 'a'
-    GROUP BY l.cand, l.pool, s.tx_index, s.tx_from, s.tx_to, l.tx_index
-    QUALIFY row_number() OVER (PARTITION BY l.cand, l.pool ORDER BY s.tx_index DESC, opposite DESC) = 1
-)
+SELECT 'a', l.cand, l.pool, s.tx_index, s.tx_from, s.tx_to,
+       s.token_in = l.token_out AND s.token_out = l.token_in, false, l.tx_index
+FROM {legs} l
+JOIN swaps s
+  ON s.block_number = l.block_number AND s.pool = l.pool AND s.chain_id = l.chain_id
+ AND s.tx_index BETWEEN l.tx_index - 1 - {gap} AND l.tx_index - 1 AND NOT s.attempted
+WHERE l.kind = 'a'
 """
 
 _LIQ_SQL = """
-SELECT * FROM (
-    WITH near AS (
-        SELECT l.cand, l.token_in AS coll, l.token_out AS debt, t.tx_hash, t.tx_index, t.from_,
-               t.to AS tx_to, t.selector IN ({oracles}) AS oracle, l.tx_index AS a_index
-        FROM {legs} l
-        JOIN transactions t
-          ON t.block_number = l.block_number AND t.chain_id = l.chain_id
-         AND t.tx_index BETWEEN l.tx_index - 1 - {gap} AND l.tx_index - 1
-        WHERE l.kind = 'l'
-    ),
-    moved AS (
-        SELECT n.cand, n.tx_index, bool_or(s.token_in = n.coll OR s.token_out = n.debt) AS moved
-        FROM near n JOIN swaps s ON s.tx_hash = n.tx_hash AND NOT s.attempted
-        GROUP BY n.cand, n.tx_index
-    )
-    SELECT 'l', n.cand, n.tx_index, n.from_, n.tx_to, n.oracle, coalesce(m.moved, false), n.a_index
-    FROM near n LEFT JOIN moved m ON m.cand = n.cand AND m.tx_index = n.tx_index
-)
+SELECT 'l', l.cand, NULL, t.tx_index, t.from_, t.to, t.selector IN ({oracles}),
+       s.token_in = l.token_in OR s.token_out = l.token_out, l.tx_index
+FROM {legs} l
+JOIN transactions t
+  ON t.block_number = l.block_number AND t.chain_id = l.chain_id
+ AND t.tx_index BETWEEN l.tx_index - 1 - {gap} AND l.tx_index - 1
+LEFT JOIN swaps s ON s.tx_hash = t.tx_hash AND NOT s.attempted
+WHERE l.kind = 'l'
 """
 
 _LEG_TYPES = {"cand": pa.int64(), "chain_id": pa.int64(), "block_number": pa.int64(), "tx_index": pa.int64()}
@@ -183,19 +171,25 @@ def _triggers(graph: PropertyGraph, cands: list[Candidate]) -> dict[int, tuple[i
     legs = _legs(graph, cands)
     if not legs["cand"]:
         return {}
-    name = f"_backrun_legs_{next(_NAMES)}"
     tbl = pa.table({k: pa.array(v, type=_LEG_TYPES.get(k, pa.string())) for k, v in legs.items()})
-    con = graph.con
-    con.register(name, tbl)
-    try:
-        kinds = set(legs["kind"])
-        parts = [q for k, q in (("a", _ARB_SQL), ("l", _LIQ_SQL)) if k in kinds]
-        query = "\nUNION ALL\n".join(parts)
-        rows = graph.sql(query.format(legs=name, gap=MAX_GAP, oracles=_ORACLE_LIST))
-    finally:
-        con.unregister(name)
+    kinds = set(legs["kind"])
+    query = "\nUNION ALL\n".join(q for k, q in (("a", _ARB_SQL), ("l", _LIQ_SQL)) if k in kinds)
+    rows = graph.sql(
+        query.format(legs="backrun_legs", gap=MAX_GAP, oracles=_ORACLE_LIST), temp={"backrun_legs": tbl}
+    )
+    # (kind, cand, pool or tx index) -> [tx index, from, to, flag, moved, a_index]: the last
+    # toucher of each arbitrage pool, each tx near a liquidation; flags OR-ed over its swaps.
+    seen: dict[tuple[str, int, object], list[Any]] = {}
+    for kind, ci, pool, t_index, from_, to, flag, moved, a_index in rows:
+        key = (kind, ci, pool if kind == "a" else t_index)
+        cur = seen.get(key)
+        if cur is None or t_index > cur[0]:
+            seen[key] = [t_index, from_, to, bool(flag), bool(moved), a_index]
+        elif t_index == cur[0]:
+            cur[3] = cur[3] or bool(flag)
+            cur[4] = cur[4] or bool(moved)
     best: dict[int, tuple[int, str]] = {}
-    for kind, ci, t_index, from_, to, flag, moved, a_index in rows:
+    for (kind, ci, _), (t_index, from_, to, flag, moved, a_index) in seen.items():
         if a_index - t_index - 1 > MAX_GAP or not _not_searcher(cands[ci], from_, to):
             continue
         if kind == "a":

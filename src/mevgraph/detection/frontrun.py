@@ -114,9 +114,6 @@ LEFT JOIN traded tw ON tw.chain_id = w.chain_id AND tw.tx_hash = w.tx_hash
 WHERE d.success AND d.input_hash IS NOT NULL
 """
 
-_COINBASE_SQL = "SELECT chain_id, tx_hash, amount FROM coinbase_payments"
-_TX_SWAPS_SQL = "SELECT chain_id, tx_hash, action_id FROM swaps WHERE NOT attempted ORDER BY action_id"
-
 
 class FrontrunDetector:
     """Insertion frontruns (not unwound in the block) and displacement; see the module doc."""
@@ -124,15 +121,15 @@ class FrontrunDetector:
     kind = Kind.FRONTRUN
 
     def detect(self, graph: PropertyGraph) -> list[Candidate]:
-        if graph.tables["transactions"].num_rows == 0:
+        if not graph.tx_meta:
             return []
         bribes: dict[tuple[int, str], int] = defaultdict(int)
-        if "coinbase_payments" in graph.tables and graph.tables["coinbase_payments"].num_rows:
-            for chain, h, amount in graph.sql(_COINBASE_SQL):
-                bribes[(chain, h)] += int(amount)
-        tx_swaps: dict[tuple[int, str], list[int]] = defaultdict(list)
-        for chain, h, aid in graph.sql(_TX_SWAPS_SQL):
-            tx_swaps[(chain, h)].append(aid)
+        for chain, h, amount in graph.rows("coinbase_payments", "chain_id", "tx_hash", "amount"):
+            bribes[(chain, h)] += int(amount)
+        tx_swaps: dict[tuple[int, str], list[int]] = defaultdict(list)  # successful swaps, in order
+        for chain, h, aid, attempted in graph.rows("swaps", "chain_id", "tx_hash", "action_id", "attempted"):
+            if not attempted:
+                tx_swaps[(chain, h)].append(aid)
         if not tx_swaps:
             return []
         out = self._insertions(graph, bribes, tx_swaps) + self._displacements(graph, bribes, tx_swaps)
@@ -211,6 +208,8 @@ class FrontrunDetector:
         bribes: dict[tuple[int, str], int],
         tx_swaps: dict[tuple[int, str], list[int]],
     ) -> list[Candidate]:
+        if not _copied_calls(graph, tx_swaps):
+            return []
         actions: list[Any] = graph.actions
         out: list[Candidate] = []
         for chain, bn, d_hash, w_hash, w_success, w_traded in graph.sql(_DISPLACEMENT_SQL):
@@ -248,6 +247,30 @@ class FrontrunDetector:
                 )
             )
         return out
+
+
+def _copied_calls(graph: PropertyGraph, tx_swaps: dict[tuple[int, str], list[int]]) -> bool:
+    """Whether some successful tx that traded shares its ``to`` and calldata with a tx of another
+    sender in its block: the displacement query can only match then (mostly it cannot -- trades
+    carry amounts and deadlines -- and this check costs far less than the query)."""
+    meta = graph.tx_meta
+    calls = set()
+    for key in tx_swaps:
+        m = meta.get(key)
+        if m is not None and m.success and m.input_hash is not None and m.to is not None:
+            calls.add(m.input_hash)
+    if not calls:
+        return False
+    senders: dict[tuple[Any, ...], set[str]] = defaultdict(set)
+    for d in graph.decoded:
+        chain, bn = d.block.chain_id, d.block.number
+        for m in d.txs:
+            if m.input_hash in calls and m.to is not None and m.from_ is not None:
+                s = senders[(chain, bn, m.to, m.input_hash)]
+                s.add(m.from_)
+                if len(s) > 1:
+                    return True
+    return False
 
 
 def _tx_net(actions: list[Any], swap_ids: Sequence[int], token: str) -> int:

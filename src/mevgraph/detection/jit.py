@@ -77,10 +77,6 @@ WHERE NOT v.attempted AND v.tx_from <> pr.m_from AND v.tx_from <> pr.b_from
   AND (pr.m_to IS NULL OR v.tx_to IS NULL OR v.tx_to <> pr.m_to)
 """
 
-_COLLECT_SQL = """
-SELECT l.action_id FROM liquidity l WHERE l.change = 'liquidity_collect'
-"""
-
 
 class JitDetector:
     """Mint -> others' swaps -> burn (+collect) by one provider on one pool; see the module doc."""
@@ -88,7 +84,7 @@ class JitDetector:
     kind = Kind.JIT
 
     def detect(self, graph: PropertyGraph) -> list[Candidate]:
-        if graph.tables["liquidity"].num_rows == 0 or graph.tables["swaps"].num_rows == 0:
+        if graph.tables["swaps"].num_rows == 0 or not _has_mint_and_burn(graph):
             return []
         actions: list[Any] = graph.actions
         swaps_of: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -110,9 +106,10 @@ class JitDetector:
                 best_mint[burn_id] = mint_id
 
         collects: dict[tuple[int, int, str, str], list[int]] = defaultdict(list)
-        for (cid,) in graph.sql(_COLLECT_SQL):
-            c = actions[cid]
-            collects[(c.chain_id, c.block_number, c.pool, c.provider)].append(cid)
+        for cid, change in graph.rows("liquidity", "action_id", "change"):
+            if change == "liquidity_collect":
+                c = actions[cid]
+                collects[(c.chain_id, c.block_number, c.pool, c.provider)].append(cid)
 
         out: list[Candidate] = []
         for burn_id, mint_id in best_mint.items():
@@ -163,6 +160,22 @@ class JitDetector:
             )
         out.sort(key=lambda c: (c.chain_id, c.block_number, c.attacker_txs))
         return out
+
+
+def _has_mint_and_burn(graph: PropertyGraph) -> bool:
+    """Whether some provider adds liquidity to a pool and removes some at least two txs later in
+    the block: the pairs query can only match then (and most blocks have no such pair)."""
+    first_add: dict[tuple[Any, ...], int] = {}
+    removes: list[tuple[tuple[Any, ...], int]] = []
+    cols = ("chain_id", "block_number", "pool", "provider", "change", "tx_index")
+    for chain, bn, pool, provider, change, tx_index in graph.rows("liquidity", *cols):
+        key = (chain, bn, pool, provider)
+        if change == "liquidity_add":
+            if tx_index < first_add.get(key, tx_index + 1):
+                first_add[key] = tx_index
+        elif change == "liquidity_remove":
+            removes.append((key, tx_index))
+    return any(key in first_add and tx_index > first_add[key] + 1 for key, tx_index in removes)
 
 
 DETECTOR = JitDetector()

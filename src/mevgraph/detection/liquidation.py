@@ -14,7 +14,8 @@ Motif::
     (EOA)-[SENT]->(Tx)-[LIQUIDATED {debt, collateral}]->(borrower)
                    └──[CALLED]->(liquidator contract | lending pool)
 
-    SQL: liquidations WHERE NOT attempted (sender/recipient from the graph's transaction facts)
+    liquidations WHERE NOT attempted (a plain scan of the Arrow table, not worth a SQL query;
+    sender/recipient from the graph's transaction facts)
 
 Candidate
 ---------
@@ -45,12 +46,6 @@ from mevgraph.graph.tables import PropertyGraph
 
 __all__ = ["DETECTOR", "LiquidationDetector", "liquidation_fields"]
 
-_SQL = """
-SELECT action_id, chain_id, block_number, tx_hash
-FROM liquidations
-WHERE NOT attempted
-"""
-
 
 def liquidation_fields(a: Liquidation) -> dict[str, Any]:
     """The JSON-facing fields of one liquidation (raw integer amounts)."""
@@ -72,8 +67,10 @@ class LiquidationDetector:
 
     def detect(self, graph: PropertyGraph) -> list[Candidate]:
         by_tx: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
-        for row in graph.sql(_SQL):
-            by_tx.setdefault((row[1], row[3]), []).append(row)
+        cols = ("action_id", "chain_id", "block_number", "tx_hash", "attempted")
+        for row in graph.rows("liquidations", *cols):
+            if not row[4]:
+                by_tx.setdefault((row[1], row[3]), []).append(row)
         actions = graph.actions
         out: list[Candidate] = []
         for (chain_id, tx_hash), rows in by_tx.items():

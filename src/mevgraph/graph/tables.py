@@ -16,17 +16,18 @@ Edges: one generic ``edges`` table (``type, src, dst`` plus the owning block/tx 
     (Transaction)-[PAID_COINBASE {amount}]->(Address miner)
     (Pool)-[HOLDS]->(Token)
 
-Tables are Apache Arrow; :meth:`PropertyGraph.sql` runs DuckDB SQL over them without copying, so
-detectors are declared as joins (and the same SQL runs on Spark over Parquet). Raw integer
-amounts are exact Python ints on the action objects (``PropertyGraph.actions[action_id]``); the
-tables hold them as decimal strings plus ``float64`` approximations for ratio filters.
+Tables are Apache Arrow, each built on first use; :meth:`PropertyGraph.sql` runs DuckDB SQL over
+them without copying (registering only the tables a query names), so detectors are declared as
+joins (and the same SQL runs on Spark over Parquet). Raw integer amounts are exact Python ints on
+the action objects (``PropertyGraph.actions[action_id]``); the tables hold them as decimal strings
+plus ``float64`` approximations for ratio filters.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import attrgetter
@@ -86,10 +87,11 @@ class PropertyGraph:
     actions: list[Action] = field(default_factory=list)
     attempted: list[Action] = field(default_factory=list)
     tx_meta: dict[tuple[int, str], TxMeta] = field(default_factory=dict)
-    tables: dict[str, pa.Table] = field(default_factory=dict)
+    tables: MutableMapping[str, pa.Table] = field(default_factory=lambda: _Tables())
     _con: Any = None
     _edges: pa.Table | None = None
     _edges_view: bool = False
+    _registered: set[str] = field(default_factory=set)
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -137,91 +139,6 @@ class PropertyGraph:
                     elif isinstance(a, CoinbasePayment):
                         coinbase.append((aid, a))
 
-        I64, F64, B, S = pa.int64(), pa.float64(), pa.bool_(), pa.string()
-        t = self.tables
-        t["blocks"] = _cols(
-            blocks_rows,
-            chain_id=(I64, lambda d: d.block.chain_id),
-            number=(I64, lambda d: d.block.number),
-            hash=(S, lambda d: d.block.hash),
-            timestamp=(I64, lambda d: d.block.timestamp),
-            miner=(S, lambda d: d.block.miner),
-            base_fee_per_gas=(I64, lambda d: d.block.base_fee_per_gas),
-            mode=(S, lambda d: d.mode),
-            n_txs=(I64, lambda d: len(d.txs)),
-        )
-        t["transactions"] = _cols(
-            metas,
-            chain_id=(I64, lambda r: r[0]),
-            block_number=(I64, lambda r: r[1]),
-            tx_index=(I64, lambda r: r[2].index),
-            tx_hash=(S, lambda r: r[2].hash),
-            from_=(S, lambda r: r[2].from_),
-            to=(S, lambda r: r[2].to),
-            to_is_router=(B, lambda r: is_router(r[0], r[2].to)),
-            success=(B, lambda r: r[2].success),
-            gas_used=(I64, lambda r: r[2].gas_used),
-            effective_gas_price=(I64, lambda r: r[2].effective_gas_price),
-            gas_cost_wei=(S, lambda r: _s(r[2].gas_cost_wei)),
-            selector=(S, lambda r: r[2].selector),
-            input_hash=(I64, lambda r: r[2].input_hash),
-            max_fee_per_gas=(S, lambda r: _s(r[2].max_fee_per_gas)),
-            max_priority_fee_per_gas=(S, lambda r: _s(r[2].max_priority_fee_per_gas)),
-        )
-
-        sw = [r[1] for r in swaps]
-        sw_meta = [r[2] for r in swaps]
-        t["swaps"] = _action_table(
-            [r[0] for r in swaps],
-            sw,
-            strings=("protocol", "pool", "sender", "recipient", "token_in", "token_out"),
-            amounts=("amount_in", "amount_out"),
-            extra={
-                "amount_in_f": pa.array(list(map(float, map(_AMOUNT_IN, sw))), F64),
-                "amount_out_f": pa.array(list(map(float, map(_AMOUNT_OUT, sw))), F64),
-                "tx_from": pa.array([m.from_ if m else None for m in sw_meta], S),
-                "tx_to": pa.array([m.to if m else None for m in sw_meta], S),
-                "actor": pa.array([_actor(m, x.chain_id) for x, m in zip(sw, sw_meta, strict=True)], S),
-                "attempted": pa.array([r[3] for r in swaps], B),
-            },
-        )
-        tr = [r[1] for r in transfers]
-        t["transfers"] = _action_table(
-            [r[0] for r in transfers],
-            tr,
-            strings=("token", "from_", "to"),
-            amounts=("amount",),
-            extra={"amount_f": pa.array(list(map(float, map(_AMOUNT, tr))), F64)},
-        )
-        t["liquidations"] = _action_table(
-            [r[0] for r in liqs],
-            [r[1] for r in liqs],
-            strings=("protocol", "pool", "liquidator", "borrower", "debt_token", "collateral_token"),
-            amounts=("debt_amount", "collateral_amount"),
-            extra={"attempted": pa.array([r[2] for r in liqs], B)},
-        )
-        t["flash_loans"] = _action_table(
-            [r[0] for r in flash],
-            [r[1] for r in flash],
-            strings=("protocol", "lender", "receiver", "token"),
-            amounts=("amount",),
-        )
-        lq = [r[1] for r in liquidity]
-        t["liquidity"] = _action_table(
-            [r[0] for r in liquidity],
-            lq,
-            strings=("protocol", "change", "pool", "provider"),
-            ints=("tick_lower", "tick_upper"),
-            amounts=("liquidity",),
-        )
-        t["coinbase_payments"] = _action_table(
-            [r[0] for r in coinbase],
-            [r[1] for r in coinbase],
-            strings=("from_", "to"),
-            amounts=("amount",),
-            pos=False,
-        )
-
         pools: dict[tuple[int, str], tuple[str, set[str]]] = {}
         for _, a, _, attempted in swaps:
             if attempted:
@@ -231,50 +148,85 @@ class PropertyGraph:
                 pools[(a.chain_id, a.pool)] = p = (a.protocol, set())
             p[1].add(a.token_in)
             p[1].add(a.token_out)
-        addresses: dict[tuple[int, str], str] = {}
-        for chain, _, m in metas:
-            if m.from_:
-                addresses.setdefault((chain, m.from_), "eoa")
-            if m.to:
-                addresses.setdefault((chain, m.to), "contract")
-        for key in pools:
-            addresses[key] = "pool"
-        t["addresses"] = pa.table(
-            {
-                "chain_id": pa.array([k[0] for k in addresses], I64),
-                "address": pa.array([k[1] for k in addresses], S),
-                "kind": pa.array(list(addresses.values()), S),
-            }
+
+        # Each table is built on first use (see _Tables).
+        t = _Tables()
+        t.defer("blocks", lambda: _blocks_table(blocks_rows))
+        t.defer("transactions", lambda: _transactions_table(metas))
+        t.defer("swaps", lambda: _swaps_table(swaps))
+        t.defer(
+            "transfers",
+            lambda: _action_table(
+                [r[0] for r in transfers],
+                [r[1] for r in transfers],
+                strings=("token", "from_", "to"),
+                amounts=("amount",),
+                extra={"amount_f": pa.array([float(r[1].amount) for r in transfers], pa.float64())},
+            ),
         )
-        t["pools"] = pa.table(
-            {
-                "chain_id": pa.array([k[0] for k in pools], I64),
-                "address": pa.array([k[1] for k in pools], S),
-                "protocol": pa.array([v[0] for v in pools.values()], S),
-                "tokens": pa.array([sorted(v[1]) for v in pools.values()], pa.list_(S)),
-            }
+        t.defer(
+            "liquidations",
+            lambda: _action_table(
+                [r[0] for r in liqs],
+                [r[1] for r in liqs],
+                strings=("protocol", "pool", "liquidator", "borrower", "debt_token", "collateral_token"),
+                amounts=("debt_amount", "collateral_amount"),
+                extra={"attempted": pa.array([r[2] for r in liqs], pa.bool_())},
+            ),
         )
-        token_keys = sorted(
-            {(c, tok) for (c, _), (_, toks) in pools.items() for tok in toks}
-            | {(a.chain_id, a.token) for _, a in transfers}
+        t.defer(
+            "flash_loans",
+            lambda: _action_table(
+                [r[0] for r in flash],
+                [r[1] for r in flash],
+                strings=("protocol", "lender", "receiver", "token"),
+                amounts=("amount",),
+            ),
         )
-        t["tokens"] = pa.table(
-            {
-                "chain_id": pa.array([k[0] for k in token_keys], I64),
-                "address": pa.array([k[1] for k in token_keys], S),
-            }
+        t.defer(
+            "liquidity",
+            lambda: _action_table(
+                [r[0] for r in liquidity],
+                [r[1] for r in liquidity],
+                strings=("protocol", "change", "pool", "provider"),
+                ints=("tick_lower", "tick_upper"),
+                amounts=("liquidity",),
+            ),
         )
+        t.defer(
+            "coinbase_payments",
+            lambda: _action_table(
+                [r[0] for r in coinbase],
+                [r[1] for r in coinbase],
+                strings=("from_", "to"),
+                amounts=("amount",),
+                pos=False,
+            ),
+        )
+        t.defer("addresses", lambda: _addresses_table(metas, pools))
+        t.defer("pools", lambda: _pools_table(pools))
+        t.defer("tokens", lambda: _tokens_table(pools, transfers))
+        self.tables = t
 
     # ------------------------------------------------------------------ query
     @property
     def con(self) -> Any:
         """A DuckDB connection with every table registered as a view (zero-copy Arrow scans)."""
+        con = self._cursor()
+        for name in self.tables:
+            self._register(con, name)
+        return con
+
+    def _cursor(self) -> Any:
         if self._con is None:
-            con = _database().cursor()
-            for name, tbl in self.tables.items():
-                con.register(name, tbl)
-            self._con = con
+            self._con = _database().cursor()
+            self._registered = set()
         return self._con
+
+    def _register(self, con: Any, name: str) -> None:
+        if name not in self._registered:
+            con.register(name, self.tables[name])
+            self._registered.add(name)
 
     def _ensure_edges_view(self) -> None:
         if not self._edges_view:
@@ -290,11 +242,34 @@ class PropertyGraph:
             cached = self._edges = self.con.sql("SELECT * FROM edges").to_arrow_table()
         return cached
 
-    def sql(self, query: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run ``query`` over the graph's tables (and the ``edges`` view) and return the rows."""
+    def sql(
+        self,
+        query: str,
+        params: Sequence[Any] | None = None,
+        *,
+        temp: dict[str, pa.Table] | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """Run ``query`` over the graph's tables (and the ``edges`` view) and return the rows.
+
+        Only the tables whose name occurs in ``query`` are registered (each registration costs
+        ~0.5 ms, a graph has eleven tables and a detector query reads two or three). ``temp``
+        tables are visible to this query only (e.g. a detector's own input rows).
+        """
         if "edges" in query:
             self._ensure_edges_view()
-        return self.con.execute(query, params or []).fetchall()
+        con = self._cursor()
+        for name in self.tables:
+            if name in query:
+                self._register(con, name)
+        if not temp:
+            return con.execute(query, params or []).fetchall()
+        for name, tbl in temp.items():
+            con.register(name, tbl)
+        try:
+            return con.execute(query, params or []).fetchall()
+        finally:
+            for name in temp:
+                con.unregister(name)
 
     def close(self) -> None:
         if self._con is not None:
@@ -303,6 +278,13 @@ class PropertyGraph:
             self._edges_view = False
 
     # ------------------------------------------------------------------ helpers
+    def rows(self, table: str, *columns: str) -> Iterator[tuple[Any, ...]]:
+        """``columns`` of ``table`` row by row, in table order (action tables are in
+        ``action_id`` order), straight from Arrow: for scans too simple to pay a query's fixed
+        cost (a DuckDB query over these small tables costs 1-15 ms, mostly planning)."""
+        t = self.tables[table]
+        return zip(*(t.column(c).to_pylist() for c in columns), strict=True)
+
     def actions_of_tx(self, chain_id: int, tx_hash: str) -> list[Action]:
         idx = self._tx_index()
         return [self.actions[i] for i in idx.get((chain_id, tx_hash), ())]
@@ -338,7 +320,6 @@ class PropertyGraph:
 
 _AMOUNT_IN = attrgetter("amount_in")
 _AMOUNT_OUT = attrgetter("amount_out")
-_AMOUNT = attrgetter("amount")
 
 
 def _action_table(
@@ -391,6 +372,154 @@ def _cols(rows: Sequence[Any], **columns: tuple[pa.DataType, Any]) -> pa.Table:
     """Build an Arrow table column by column from ``rows`` (one list comprehension per column)."""
     return pa.table(
         {name: pa.array([get(r) for r in rows], type=typ) for name, (typ, get) in columns.items()}
+    )
+
+
+class _Tables(MutableMapping[str, pa.Table]):
+    """The graph's tables by name, each built from its rows on first use.
+
+    Turning rows into Arrow columns is most of a graph's build cost, and a detector run reads
+    four to six of the eleven tables (``transfers``, the largest -- about 1 ms per block -- only
+    serves the edge list and exports). Names are known up front: iteration, ``len`` and ``in``
+    never build a table.
+    """
+
+    def __init__(self) -> None:
+        self._built: dict[str, pa.Table] = {}
+        self._todo: dict[str, Callable[[], pa.Table]] = {}
+        self._names: dict[str, None] = {}  # every name, in declaration order
+
+    def defer(self, name: str, build: Callable[[], pa.Table]) -> None:
+        self._built.pop(name, None)
+        self._todo[name] = build
+        self._names[name] = None
+
+    def __getitem__(self, name: str) -> pa.Table:
+        tbl = self._built.get(name)
+        if tbl is None:
+            tbl = self._built[name] = self._todo.pop(name)()
+        return tbl
+
+    def __setitem__(self, name: str, tbl: pa.Table) -> None:
+        self._todo.pop(name, None)
+        self._built[name] = tbl
+        self._names[name] = None
+
+    def __delitem__(self, name: str) -> None:
+        del self._names[name]
+        self._todo.pop(name, None)
+        self._built.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+_I64, _F64, _B, _S = pa.int64(), pa.float64(), pa.bool_(), pa.string()
+
+
+def _blocks_table(rows: list[DecodedBlock]) -> pa.Table:
+    return _cols(
+        rows,
+        chain_id=(_I64, lambda d: d.block.chain_id),
+        number=(_I64, lambda d: d.block.number),
+        hash=(_S, lambda d: d.block.hash),
+        timestamp=(_I64, lambda d: d.block.timestamp),
+        miner=(_S, lambda d: d.block.miner),
+        base_fee_per_gas=(_I64, lambda d: d.block.base_fee_per_gas),
+        mode=(_S, lambda d: d.mode),
+        n_txs=(_I64, lambda d: len(d.txs)),
+    )
+
+
+def _transactions_table(metas: list[tuple[int, int, TxMeta]]) -> pa.Table:
+    return _cols(
+        metas,
+        chain_id=(_I64, lambda r: r[0]),
+        block_number=(_I64, lambda r: r[1]),
+        tx_index=(_I64, lambda r: r[2].index),
+        tx_hash=(_S, lambda r: r[2].hash),
+        from_=(_S, lambda r: r[2].from_),
+        to=(_S, lambda r: r[2].to),
+        to_is_router=(_B, lambda r: is_router(r[0], r[2].to)),
+        success=(_B, lambda r: r[2].success),
+        gas_used=(_I64, lambda r: r[2].gas_used),
+        effective_gas_price=(_I64, lambda r: r[2].effective_gas_price),
+        gas_cost_wei=(_S, lambda r: _s(r[2].gas_cost_wei)),
+        selector=(_S, lambda r: r[2].selector),
+        input_hash=(_I64, lambda r: r[2].input_hash),
+        max_fee_per_gas=(_S, lambda r: _s(r[2].max_fee_per_gas)),
+        max_priority_fee_per_gas=(_S, lambda r: _s(r[2].max_priority_fee_per_gas)),
+    )
+
+
+def _swaps_table(swaps: list[tuple[int, Swap, TxMeta | None, bool]]) -> pa.Table:
+    sw = [r[1] for r in swaps]
+    sw_meta = [r[2] for r in swaps]
+    return _action_table(
+        [r[0] for r in swaps],
+        sw,
+        strings=("protocol", "pool", "sender", "recipient", "token_in", "token_out"),
+        amounts=("amount_in", "amount_out"),
+        extra={
+            "amount_in_f": pa.array(list(map(float, map(_AMOUNT_IN, sw))), _F64),
+            "amount_out_f": pa.array(list(map(float, map(_AMOUNT_OUT, sw))), _F64),
+            "tx_from": pa.array([m.from_ if m else None for m in sw_meta], _S),
+            "tx_to": pa.array([m.to if m else None for m in sw_meta], _S),
+            "actor": pa.array([_actor(m, x.chain_id) for x, m in zip(sw, sw_meta, strict=True)], _S),
+            "attempted": pa.array([r[3] for r in swaps], _B),
+        },
+    )
+
+
+def _addresses_table(
+    metas: list[tuple[int, int, TxMeta]], pools: dict[tuple[int, str], tuple[str, set[str]]]
+) -> pa.Table:
+    addresses: dict[tuple[int, str], str] = {}
+    for chain, _, m in metas:
+        if m.from_:
+            addresses.setdefault((chain, m.from_), "eoa")
+        if m.to:
+            addresses.setdefault((chain, m.to), "contract")
+    for key in pools:
+        addresses[key] = "pool"
+    return pa.table(
+        {
+            "chain_id": pa.array([k[0] for k in addresses], _I64),
+            "address": pa.array([k[1] for k in addresses], _S),
+            "kind": pa.array(list(addresses.values()), _S),
+        }
+    )
+
+
+def _pools_table(pools: dict[tuple[int, str], tuple[str, set[str]]]) -> pa.Table:
+    return pa.table(
+        {
+            "chain_id": pa.array([k[0] for k in pools], _I64),
+            "address": pa.array([k[1] for k in pools], _S),
+            "protocol": pa.array([v[0] for v in pools.values()], _S),
+            "tokens": pa.array([sorted(v[1]) for v in pools.values()], pa.list_(_S)),
+        }
+    )
+
+
+def _tokens_table(
+    pools: dict[tuple[int, str], tuple[str, set[str]]], transfers: list[tuple[int, Transfer]]
+) -> pa.Table:
+    token_keys = sorted(
+        {(c, tok) for (c, _), (_, toks) in pools.items() for tok in toks}
+        | {(a.chain_id, a.token) for _, a in transfers}
+    )
+    return pa.table(
+        {
+            "chain_id": pa.array([k[0] for k in token_keys], _I64),
+            "address": pa.array([k[1] for k in token_keys], _S),
+        }
     )
 
 
