@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from mevgraph.core.actions import ActionSource, Transfer
 from mevgraph.core.types import Address, Block, Log, Receipt, Trace, Transaction, TxHash
+
+_ERROR = attrgetter("error")
 
 __all__ = ["TraceContext", "LogContext"]
 
@@ -38,7 +41,7 @@ class TraceContext:
     def __post_init__(self) -> None:
         frames = self.frames
         n = len(frames)
-        if not any(fr.error is not None for fr in frames):
+        if not any(map(_ERROR, frames)):  # errors are None or a non-empty message
             # The common case: nothing reverted, and children are only built if a handler asks.
             self.reverted = [False] * n
             return
