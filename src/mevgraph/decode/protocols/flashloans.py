@@ -217,63 +217,41 @@ def dydx_operate_from_trace(ctx: TraceContext, i: int) -> list[Action]:
     return out
 
 
-@REGISTRY.log(PROTOCOL, "FlashLoan(address,address,uint256,uint256,uint256,uint256)")
-def aave_v1_flash_loan_from_log(ctx: LogContext, i: int) -> list[Action]:
+def _aave_loan_from_log(
+    ctx: LogContext, i: int, token_topic: int, amount_word: int, fee_word: int
+) -> list[Action]:
+    """Aave's ``FlashLoan`` events differ per version only in where the asset and amounts sit."""
     lg = ctx.logs[i]
     d = lg.data[2:]
-    proto = aave_protocol(ctx.chain_id, lg.address)
     return [
         _loan(
             ctx,
             i,
-            proto,
+            aave_protocol(ctx.chain_id, lg.address),
             lg.address,
             topic_addr(lg.topics[1]),
-            topic_addr(lg.topics[2]),
-            word(d, 0),
-            word(d, 1),
+            topic_addr(lg.topics[token_topic]),
+            word(d, amount_word),
+            word(d, fee_word),
         )
     ]
+
+
+@REGISTRY.log(PROTOCOL, "FlashLoan(address,address,uint256,uint256,uint256,uint256)")
+def aave_v1_flash_loan_from_log(ctx: LogContext, i: int) -> list[Action]:
+    return _aave_loan_from_log(ctx, i, token_topic=2, amount_word=0, fee_word=1)
 
 
 @REGISTRY.log(PROTOCOL, "FlashLoan(address,address,address,uint256,uint256,uint16)")
 def aave_v2_flash_loan_from_log(ctx: LogContext, i: int) -> list[Action]:
-    lg = ctx.logs[i]
-    d = lg.data[2:]
-    proto = aave_protocol(ctx.chain_id, lg.address)
-    return [
-        _loan(
-            ctx,
-            i,
-            proto,
-            lg.address,
-            topic_addr(lg.topics[1]),
-            topic_addr(lg.topics[3]),
-            word(d, 0),
-            word(d, 1),
-        )
-    ]
+    return _aave_loan_from_log(ctx, i, token_topic=3, amount_word=0, fee_word=1)
 
 
 @REGISTRY.log(PROTOCOL, "FlashLoan(address,address,address,uint256,uint8,uint256,uint16)")
 def aave_v3_flash_loan_from_log(ctx: LogContext, i: int) -> list[Action]:
-    lg = ctx.logs[i]
-    d = lg.data[2:]
-    if word(d, 2) != 0:  # interestRateMode != 0: the loan became a debt, not repaid in the tx
+    if word(ctx.logs[i].data[2:], 2) != 0:  # interestRateMode != 0: a debt, not repaid in the tx
         return []
-    proto = aave_protocol(ctx.chain_id, lg.address)
-    return [
-        _loan(
-            ctx,
-            i,
-            proto,
-            lg.address,
-            topic_addr(lg.topics[1]),
-            topic_addr(lg.topics[2]),
-            word(d, 1),
-            word(d, 3),
-        )
-    ]
+    return _aave_loan_from_log(ctx, i, token_topic=2, amount_word=1, fee_word=3)
 
 
 @REGISTRY.log(PROTOCOL, "FlashLoan(address,address,uint256,uint256)")
