@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import attrgetter
+from typing import Any
 
 from mevgraph.core.actions import Action, ActionSource, CoinbasePayment, Transfer
 from mevgraph.core.types import ETH, Address, Block, Receipt, Trace, Transaction, TxHash
@@ -76,7 +77,7 @@ class Skip:
 @dataclass(slots=True)
 class DecodedBlock:
     block: Block
-    mode: str  # "traces" | "logs" | "none"
+    mode: str  # "traces" | "logs" | "traces+logs" (some txs had no frames) | "none"
     txs: list[TxMeta] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     attempted: list[Action] = field(default_factory=list)
@@ -348,11 +349,34 @@ def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock
             except Exception as exc:
                 out.skips.append(Skip(h, "tx", f"{type(exc).__name__}: {exc}"))
                 log.warning("skipping tx %s: %s", h, exc)
-        # Transactions known from the block but absent from the traces (truncated trace list).
+        # Transactions known from the block but absent from the traces (truncated or empty trace
+        # list): decoded from their receipt's logs when there are any, else skipped with a reason.
+        logs_cache: dict[str, Any] = {}
         for tx in block.transactions:
-            if tx.hash not in seen:
-                out.txs.append(_tx_meta(block, tx.hash, tx.index, tx, rc_by_hash.get(tx.hash), None))
+            if tx.hash in seen:
+                continue
+            rc = rc_by_hash.get(tx.hash)
+            out.txs.append(_tx_meta(block, tx.hash, tx.index, tx, rc, None))
+            if rc is None or not rc.logs or rc.status is False:
                 out.skips.append(Skip(tx.hash, "tx", "no trace frames for this transaction"))
+                continue
+            out.skips.append(
+                Skip(tx.hash, "tx", "no trace frames for this transaction: decoded from its logs")
+            )
+            out.mode = "traces+logs"
+            try:
+                lctx = LogContext(
+                    block=block,
+                    tx_hash=tx.hash,
+                    tx_index=tx.index,
+                    logs=list(rc.logs),
+                    receipt=rc,
+                    tx=tx,
+                    block_cache=logs_cache,
+                )
+                _run_logs(lctx, reg, out.actions, out.skips)
+            except Exception as exc:
+                out.skips.append(Skip(tx.hash, "tx", f"{type(exc).__name__}: {exc}"))
         out.txs.sort(key=lambda m: m.index)
     elif block.receipts is not None:
         for rc in sorted(block.receipts, key=lambda r: r.tx_index):
