@@ -31,3 +31,14 @@ def test_files_parallel_equals_single_process(block_names: list[str]) -> None:
     files = BLOCK_FILES[:8]
     single = list(inspect_blocks(load_fixture(p.name.removesuffix(".json.gz")) for p in files))
     assert _key(inspect_files_parallel(files, workers=2, shard_size=3)) == _key(single)
+
+
+def test_balanced_shards_are_contiguous_and_cover_all(block_names: list[str]) -> None:
+    from mevgraph.parallel import balanced_shards
+
+    blocks = [load_fixture(n) for n in block_names]
+    for parts in (1, 2, 3, 50):
+        cuts = balanced_shards(blocks, parts)
+        assert cuts[0][0] == 0 and cuts[-1][1] == len(blocks)
+        assert all(a[1] == b[0] for a, b in zip(cuts, cuts[1:], strict=False))
+        assert len(cuts) <= parts

@@ -22,7 +22,7 @@ from mevgraph.core.types import Block
 from mevgraph.detection.base import Finding
 from mevgraph.pipeline import CONTEXT_BLOCKS, BlockError, InspectStats, inspect_blocks
 
-__all__ = ["inspect_files_parallel", "inspect_loaded_parallel", "shards", "LoadedPool"]
+__all__ = ["inspect_files_parallel", "inspect_loaded_parallel", "shards", "balanced_shards", "LoadedPool"]
 
 
 def shards(n: int, size: int) -> list[tuple[int, int]]:
@@ -32,6 +32,38 @@ def shards(n: int, size: int) -> list[tuple[int, int]]:
     [(0, 2), (2, 4), (4, 5)]
     """
     return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+GRAPH_COST_FRAMES = 2_000
+"""A new property graph costs about as much as decoding this many trace frames (the fixed
+cost of the detectors' queries), measured on the shared mainnet blocks."""
+
+
+def balanced_shards(blocks: Sequence[Block], parts: int) -> list[tuple[int, int]]:
+    """Cut ``blocks`` into at most ``parts`` contiguous ranges of about equal estimated cost.
+
+    Cost of a block: its trace frames (or logs), plus :data:`GRAPH_COST_FRAMES` where the
+    pipeline must start a new graph (a repeated, out-of-order or other-chain block).
+    """
+    costs: list[int] = []
+    prev: Block | None = None
+    for b in blocks:
+        c = len(b.traces) if b.traces is not None else sum(len(r.logs) for r in b.receipts or ())
+        if prev is None or prev.chain_id != b.chain_id or b.number <= prev.number:
+            c += GRAPH_COST_FRAMES
+        costs.append(max(c, 1))
+        prev = b
+    total = sum(costs)
+    out: list[tuple[int, int]] = []
+    start, acc = 0, 0
+    for i, c in enumerate(costs):
+        acc += c
+        if len(out) < parts - 1 and acc >= total * (len(out) + 1) / parts and i + 1 < len(costs):
+            out.append((start, i + 1))
+            start = i + 1
+    if start < len(costs):
+        out.append((start, len(costs)))
+    return out
 
 
 def _read(path: Path, chain_id: int) -> Block | BlockError:
@@ -122,14 +154,16 @@ class LoadedPool:
         # threaded process can deadlock the child. Workers start clean and get the blocks once.
         self._n = len(blocks)
         self._workers = workers
+        self._balanced = balanced_shards(blocks, workers)
         self._pool = mp.get_context("forkserver").Pool(
             workers, initializer=_init_loaded, initargs=(list(blocks),)
         )
 
     def run(self, shard_size: int | None = None) -> list[Finding]:
-        size = shard_size or max(1, -(-self._n // self._workers))
+        """All findings; one shard per worker balanced by estimated cost, or fixed-size shards."""
+        ranges = shards(self._n, shard_size) if shard_size else self._balanced
         out: list[Finding] = []
-        for found in self._pool.map(_loaded_shard, shards(self._n, size)):
+        for found in self._pool.map(_loaded_shard, ranges):
             out.extend(found)
         return out
 
