@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from mevgraph.parallel import LoadedPool, inspect_files_parallel, shards
 from mevgraph.pipeline import inspect_blocks
 
@@ -40,5 +42,5 @@ def test_balanced_shards_are_contiguous_and_cover_all(block_names: list[str]) ->
     for parts in (1, 2, 3, 50):
         cuts = balanced_shards(blocks, parts)
         assert cuts[0][0] == 0 and cuts[-1][1] == len(blocks)
-        assert all(a[1] == b[0] for a, b in zip(cuts, cuts[1:], strict=False))
+        assert all(a[1] == b[0] for a, b in pairwise(cuts))
         assert len(cuts) <= parts
