@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import attrgetter
-from typing import Any
 
 from mevgraph.core.actions import Action, ActionSource, CoinbasePayment, Transfer
 from mevgraph.core.types import ETH, Address, Block, Receipt, Trace, Transaction, TxHash
@@ -298,6 +297,31 @@ def _run_reverted_subcalls(
             out.append(a)
 
 
+def _decode_logs_tx(
+    block: Block,
+    rc: Receipt,
+    tx: Transaction | None,
+    reg: Registry,
+    out: DecodedBlock,
+    block_cache: dict[str, object],
+) -> None:
+    """Decode one transaction from its receipt's logs; a failure skips that transaction only."""
+    try:
+        lctx = LogContext(
+            block=block,
+            tx_hash=rc.tx_hash,
+            tx_index=rc.tx_index,
+            logs=list(rc.logs),
+            receipt=rc,
+            tx=tx,
+            block_cache=block_cache,
+        )
+        _run_logs(lctx, reg, out.actions, out.skips)
+    except Exception as exc:
+        out.skips.append(Skip(rc.tx_hash, "tx", f"{type(exc).__name__}: {exc}"))
+        log.warning("skipping tx %s: %s", rc.tx_hash, exc)
+
+
 def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock:
     """Decode every transaction of ``block``; never raises for bad transaction data."""
     load_protocols()
@@ -351,7 +375,6 @@ def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock
                 log.warning("skipping tx %s: %s", h, exc)
         # Transactions known from the block but absent from the traces (truncated or empty trace
         # list): decoded from their receipt's logs when there are any, else skipped with a reason.
-        logs_cache: dict[str, Any] = {}
         for tx in block.transactions:
             if tx.hash in seen:
                 continue
@@ -364,19 +387,7 @@ def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock
                 Skip(tx.hash, "tx", "no trace frames for this transaction: decoded from its logs")
             )
             out.mode = "traces+logs"
-            try:
-                lctx = LogContext(
-                    block=block,
-                    tx_hash=tx.hash,
-                    tx_index=tx.index,
-                    logs=list(rc.logs),
-                    receipt=rc,
-                    tx=tx,
-                    block_cache=logs_cache,
-                )
-                _run_logs(lctx, reg, out.actions, out.skips)
-            except Exception as exc:
-                out.skips.append(Skip(tx.hash, "tx", f"{type(exc).__name__}: {exc}"))
+            _decode_logs_tx(block, rc, tx, reg, out, block_cache)
         out.txs.sort(key=lambda m: m.index)
     elif block.receipts is not None:
         for rc in sorted(block.receipts, key=lambda r: r.tx_index):
@@ -384,20 +395,7 @@ def decode_block(block: Block, registry: Registry | None = None) -> DecodedBlock
             out.txs.append(_tx_meta(block, rc.tx_hash, rc.tx_index, tx, rc, None))
             if rc.status is False:
                 continue  # a reverted transaction emits no logs
-            try:
-                lctx = LogContext(
-                    block=block,
-                    tx_hash=rc.tx_hash,
-                    tx_index=rc.tx_index,
-                    logs=list(rc.logs),
-                    receipt=rc,
-                    tx=tx,
-                    block_cache=block_cache,
-                )
-                _run_logs(lctx, reg, out.actions, out.skips)
-            except Exception as exc:
-                out.skips.append(Skip(rc.tx_hash, "tx", f"{type(exc).__name__}: {exc}"))
-                log.warning("skipping tx %s: %s", rc.tx_hash, exc)
+            _decode_logs_tx(block, rc, tx, reg, out, block_cache)
     else:
         for tx in block.transactions:
             out.txs.append(_tx_meta(block, tx.hash, tx.index, tx, None, None))
