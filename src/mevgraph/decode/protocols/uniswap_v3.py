@@ -266,17 +266,22 @@ def swap_from_trace(ctx: TraceContext, i: int) -> list[Action]:
     ]
 
 
+def _pool_amounts(out: str, what: str) -> tuple[int, int]:
+    """The ``(uint256 amount0, uint256 amount1)`` a pool's mint/burn/collect returns."""
+    if len(out) < 128:
+        raise ValueError(f"V3 {what} frame without (amount0, amount1) output")
+    return int(out[:64], 16), int(out[64:128], 16)
+
+
 @REGISTRY.trace("uniswap_v3", "mint(address,int24,int24,uint128,bytes)")
 def mint_from_trace(ctx: TraceContext, i: int) -> list[Action]:
     fr = ctx.frames[i]
     if fr.call_type != "call" or fr.to is None:
         return []
     out = (fr.output or "")[2:]
-    if len(out) < 128:
-        raise ValueError("V3 mint frame without (amount0, amount1) output")
     a = fr.input[10:]
     owner = addr_word(a, 0)
-    amount0, amount1 = int(out[:64], 16), int(out[64:128], 16)
+    amount0, amount1 = _pool_amounts(out, "mint")
     return [
         _liquidity(
             ctx.base(i, "uniswap_v3"),
@@ -305,9 +310,7 @@ def burn_from_trace(ctx: TraceContext, i: int) -> list[Action]:
     out = (fr.output or "")[2:]
     if liquidity == 0:
         return []  # a "poke" that only refreshes the position's fees
-    if len(out) < 128:
-        raise ValueError("V3 burn frame without (amount0, amount1) output")
-    amount0, amount1 = int(out[:64], 16), int(out[64:128], 16)
+    amount0, amount1 = _pool_amounts(out, "burn")
     return [
         _liquidity(
             ctx.base(i, "uniswap_v3"),
@@ -331,9 +334,7 @@ def collect_from_trace(ctx: TraceContext, i: int) -> list[Action]:
     if fr.call_type != "call" or fr.to is None or fr.from_ is None:
         return []
     out = (fr.output or "")[2:]
-    if len(out) < 128:
-        raise ValueError("V3 collect frame without (amount0, amount1) output")
-    amount0, amount1 = int(out[:64], 16), int(out[64:128], 16)
+    amount0, amount1 = _pool_amounts(out, "collect")
     if amount0 == 0 and amount1 == 0:
         return []
     a = fr.input[10:]
