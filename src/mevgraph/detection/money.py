@@ -76,9 +76,6 @@ USD_SANITY_CAP = 50_000_000.0
 _INCOMPLETE = 0.9
 _NO_TRACES = 0.9
 _NO_DELTA = 0.8
-# Some fixture receipts carry gasUsed = 2**64 - 1 (block 11931272, tx
-# 0x73186ff08b8096576979bec315bd49ea65567c82f9b360142ae8e2d5bbb153d0); no block ever had 2**32 gas.
-_MAX_GAS_USED = 2**32
 
 
 @dataclass(slots=True)
@@ -172,12 +169,9 @@ def balance_changes(graph: PropertyGraph, cand: Candidate, miner: str | None, lo
             gas = None
             reasons.append(f"gas unknown: tx {h} not in graph")
             continue
-        if m.gas_cost_wei is None:
+        if m.gas_cost_wei is None:  # the decoder already rejected corrupt receipt values
             gas = None
             reasons.append(f"gas unknown for {h}: {m.gas_cost_reason}")
-        elif m.gas_used is not None and m.gas_used > _MAX_GAS_USED:
-            gas = None
-            reasons.append(f"gas unknown for {h}: implausible gasUsed {m.gas_used} in receipt")
         elif gas is not None:
             gas += m.gas_cost_wei
         if m.success is False:
