@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mevgraph.core.types import Block
 from mevgraph.detection.base import Finding
-from mevgraph.pipeline import BlockError, InspectStats, inspect_blocks
+from mevgraph.pipeline import BlockError, InspectStats, inspect_blocks, read_block_or_error
 from mevgraph.report import findings_html, findings_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="mevgraph: graph-centric MEV detection.")
@@ -47,18 +47,10 @@ def _main(
 
 
 def _file_blocks(paths: list[Path], chain_id: int) -> tuple[int, Iterator[Block | BlockError]]:
-    from mevgraph.ingest.files import expand_paths, read_block_file
+    from mevgraph.ingest.files import expand_paths
 
     files = expand_paths(paths)
-
-    def gen() -> Iterator[Block | BlockError]:
-        for p in files:
-            try:
-                yield read_block_file(p, chain_id=chain_id)
-            except Exception as exc:  # unreadable file: reported, the run goes on
-                yield BlockError(str(p), f"{type(exc).__name__}: {exc}")
-
-    return len(files), gen()
+    return len(files), (read_block_or_error(p, chain_id) for p in files)
 
 
 def _rpc_blocks(url: str, start: int, end: int, concurrency: int) -> tuple[int, Iterator[Block | BlockError]]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mevgraph.core.types import Block
 from mevgraph.detection.base import Finding
-from mevgraph.pipeline import CONTEXT_BLOCKS, BlockError, InspectStats, inspect_blocks
+from mevgraph.pipeline import CONTEXT_BLOCKS, InspectStats, inspect_blocks, read_block_or_error
 
 __all__ = ["inspect_files_parallel", "inspect_loaded_parallel", "shards", "balanced_shards", "LoadedPool"]
 
@@ -66,21 +66,14 @@ def balanced_shards(blocks: Sequence[Block], parts: int) -> list[tuple[int, int]
     return out
 
 
-def _read(path: Path, chain_id: int) -> Block | BlockError:
-    from mevgraph.ingest.files import read_block_file
-
-    try:
-        return read_block_file(path, chain_id=chain_id)
-    except Exception as exc:  # an unreadable file is reported, the shard goes on
-        return BlockError(str(path), f"{type(exc).__name__}: {exc}")
-
-
 def _files_shard(args: tuple[list[Path], list[Path], int, int]) -> tuple[list[Finding], InspectStats]:
     paths, context_paths, chain_id, batch_size = args
-    ctx = [b for b in (_read(p, chain_id) for p in context_paths) if isinstance(b, Block)]
+    ctx = [b for b in (read_block_or_error(p, chain_id) for p in context_paths) if isinstance(b, Block)]
     stats = InspectStats()
     found = list(
-        inspect_blocks((_read(p, chain_id) for p in paths), batch_size=batch_size, stats=stats, context=ctx)
+        inspect_blocks(
+            (read_block_or_error(p, chain_id) for p in paths), batch_size=batch_size, stats=stats, context=ctx
+        )
     )
     return found, stats
 

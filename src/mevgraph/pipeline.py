@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mevgraph.core.types import Block
 from mevgraph.decode.decoder import DecodedBlock, Skip, decode_block
@@ -22,7 +23,7 @@ from mevgraph.detection.engine import find
 from mevgraph.graph.tables import PropertyGraph
 from mevgraph.pricing.sources import PriceSource
 
-__all__ = ["InspectStats", "inspect_blocks", "CONTEXT_BLOCKS", "BlockError"]
+__all__ = ["InspectStats", "inspect_blocks", "read_block_or_error", "CONTEXT_BLOCKS", "BlockError"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,16 @@ class BlockError:
 
     where: str
     reason: str
+
+
+def read_block_or_error(path: Path, chain_id: int = 1) -> Block | BlockError:
+    """The block in ``path``, or a :class:`BlockError` saying why the file cannot be read."""
+    from mevgraph.ingest.files import read_block_file
+
+    try:
+        return read_block_file(path, chain_id=chain_id)
+    except Exception as exc:  # an unreadable file is reported, the run goes on
+        return BlockError(str(path), f"{type(exc).__name__}: {exc}")
 
 
 @dataclass(slots=True)
