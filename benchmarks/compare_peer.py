@@ -62,8 +62,12 @@ def render(comps: list[BlockComparison]) -> str:
     lines += [
         "",
         "Counting a peer arbitrage as found when its tx is an attacker tx of one of our findings of",
-        "any kind (our precedence table gives a sandwich's own legs to the sandwich, the peer counts",
-        f"them twice), arbitrage recall is {'n/a' if ra is None else f'{ra:.1%}'}.",
+        f"any kind, arbitrage recall is {'n/a' if ra is None else f'{ra:.1%}'}.",
+        "",
+        "A sandwich leg that is itself a closed token loop over several pools (both legs of the",
+        "13404932 sandwich, for instance) is reported as an arbitrage/backrun finding *nested* in the",
+        "sandwich (`nested_in` = the sandwich's id): it counts for recall here, but its money is part",
+        "of the sandwich's and every total skips it. The peer counts such a leg twice, in both lists.",
     ]
     lines += [
         "",

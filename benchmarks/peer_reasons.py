@@ -6,16 +6,6 @@ attacker tx (ours-only cases). Each reason is specific to the case and was check
 (``benchmarks/swaps_vs_peer.py -v`` shows the swap-level differences behind them).
 """
 
-_SANDWICH_LEG = (
-    "the {role} of the sandwich 0xcfec6d80 / 0xf27d594d that both we and the peer report, around "
-    "victim 0xdbed0250 (sells 4350 of token 0xd291e7 on Sushiswap pair 0x18a797c7). The frontrun "
-    "buys 0xd291e7 on Uniswap V2 pair 0xdc2b82bc and sells it into the attacked Sushiswap pair, "
-    "pushing its price down ahead of the victim; the backrun buys it back there and sells it on "
-    "Uniswap. Each tx is a WETH loop, but as a price move around a victim, not an independent "
-    "arbitrage. Our precedence table (sandwich > arbitrage) counts the tx once, in the sandwich "
-    "({field}); the peer counts it twice."
-)
-
 REASONS: dict[tuple[int, str, str], str] = {
     (12483198, "arbitrage", "0xd5639f59fb23547826bcd9a2a99905d3f748454776fd4d679c724283de1dbb81"): (
         "a real loop WETH -> DAI (Uniswap V2) -> USDT (Curve 3pool, called through helper contract "
@@ -55,14 +45,4 @@ REASONS: dict[tuple[int, str, str], str] = {
         "USDC over two Uniswap V2 pairs: the peer decodes the two V2 legs but not the outer V3 swap, "
         "so its route never returns to USDC."
     ),
-    (
-        13404932,
-        "arbitrage",
-        "0xcfec6d808b85553cdbf3d1cadaa1ffead86e038edb947bb576470d311202a0ac",
-    ): _SANDWICH_LEG.format(role="frontrun", field="frontrun_txs"),
-    (
-        13404932,
-        "arbitrage",
-        "0xf27d594d64ae3099fd19c19475e09e914b86da781c9a6d0675b588f52e29940c",
-    ): _SANDWICH_LEG.format(role="backrun", field="backrun_txs"),
 }

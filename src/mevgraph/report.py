@@ -26,10 +26,17 @@ def _profit(f: Finding) -> str:
     return ", ".join(parts) if parts else "—"
 
 
+def _kind(f: Finding) -> str:
+    if f.nested_in is None:
+        return str(f.kind)
+    parent = f.nested_in.split(":")[1] if f.nested_in.count(":") >= 2 else "another finding"
+    return f"{f.kind} (in {parent})"
+
+
 def _row(f: Finding) -> list[str]:
     return [
         str(f.block_number),
-        str(f.kind),
+        _kind(f),
         str(f.status),
         _short(f.searcher),
         _short(f.contract),
@@ -70,12 +77,16 @@ def findings_table(findings: Sequence[Finding]) -> Table:
         )
     for f in findings:
         t.add_row(*_row(f))
-    priced = [f.profit_usd for f in findings if f.profit_usd is not None]
+    # Nested findings (a sandwich leg that is itself a loop) are shown but not counted twice.
+    counted = [f for f in findings if f.counted]
+    priced = [f.profit_usd for f in counted if f.profit_usd is not None]
     by_kind: dict[str, int] = {}
-    for f in findings:
+    for f in counted:
         by_kind[str(f.kind)] = by_kind.get(str(f.kind), 0) + 1
+    nested = len(findings) - len(counted)
     t.caption = (
         ", ".join(f"{k}: {v}" for k, v in sorted(by_kind.items()))
+        + (f" (+{nested} nested, not counted)" if nested else "")
         + f" — net USD over {len(priced)} priced findings: {_usd(sum(priced)) if priced else '—'}"
     )
     return t

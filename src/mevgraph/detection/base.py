@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from mevgraph.graph.tables import PropertyGraph
 
-__all__ = ["Kind", "Status", "Candidate", "Finding", "Detector"]
+__all__ = ["Kind", "Status", "Candidate", "Finding", "Detector", "finding_id"]
 
 
 class Kind(StrEnum):
@@ -27,6 +27,15 @@ class Kind(StrEnum):
     FRONTRUN = "frontrun"
     LIQUIDATION = "liquidation"
     JIT = "jit"
+
+
+def finding_id(chain_id: int, kind: Kind | str, attacker_txs: tuple[str, ...]) -> str:
+    """A stable id: chain, kind and the first attacker tx (a tx leads one finding per kind).
+
+    >>> finding_id(1, Kind.SANDWICH, ("0xabc", "0xdef"))
+    '1:sandwich:0xabc'
+    """
+    return f"{chain_id}:{kind}:{attacker_txs[0] if attacker_txs else ''}"
 
 
 class Status(StrEnum):
@@ -44,6 +53,8 @@ class Candidate:
     searcher contract they called (None for EOA-only bots or routers). ``action_ids`` index the
     graph's actions that make up the motif (swaps, liquidity changes, liquidation...).
     ``details`` holds kind-specific facts (e.g. ``trigger_tx`` of a backrun, liquidation fields).
+    ``nested_in`` is the id of an enclosing finding when this motif lies wholly inside another
+    one's attacker txs (see :mod:`~mevgraph.detection.precedence`); totals must skip it.
     """
 
     kind: Kind
@@ -61,6 +72,11 @@ class Candidate:
     status: Status = Status.OK
     confidence: float = 1.0
     details: dict[str, Any] = field(default_factory=dict)
+    nested_in: str | None = None
+
+    @property
+    def id(self) -> str:
+        return finding_id(self.chain_id, self.kind, self.attacker_txs)
 
 
 @dataclass(slots=True)
@@ -71,6 +87,11 @@ class Finding:
     the finding (raw ints; gas excluded, coinbase payments added back so they appear only in
     ``coinbase_transfer_wei``). ``profit_usd`` is the *net* USD profit (gross - gas - coinbase);
     ``None`` with ``unpriced_reason`` when some amount has no price.
+
+    ``nested_in`` names the enclosing finding (by :attr:`id`) of a motif that lies inside another
+    one -- e.g. a sandwich leg that is itself a closed token loop. Its money is already part of
+    the enclosing finding's, so every total or aggregate must skip nested findings
+    (:attr:`counted` is False for them).
     """
 
     kind: Kind
@@ -99,10 +120,21 @@ class Finding:
     victim_loss_reason: str | None = None
     block_timestamp: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    nested_in: str | None = None
+
+    @property
+    def id(self) -> str:
+        return finding_id(self.chain_id, self.kind, self.attacker_txs)
+
+    @property
+    def counted(self) -> bool:
+        """Whether this finding's money enters totals (False for nested findings)."""
+        return self.nested_in is None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; big ints stay ints (JSON numbers are arbitrary precision)."""
         out: dict[str, Any] = {
+            "id": self.id,
             "kind": str(self.kind),
             "chain_id": self.chain_id,
             "block_number": self.block_number,
@@ -128,6 +160,7 @@ class Finding:
             "unpriced_reason": self.unpriced_reason,
             "status": str(self.status),
             "confidence": round(self.confidence, 4),
+            "nested_in": self.nested_in,
         }
         out.update(self.details)
         return out

@@ -394,6 +394,7 @@ def _roles(ctx: _Ctx, cand: Candidate) -> dict[str, Any]:
         "contract": cand.contract,
         "pools": cand.pools,
         "protocols": cand.protocols,
+        "nested_in": cand.nested_in,
     }
 
 
