@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .PHONY: setup demo test bench lint format clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed build/contracts/.built
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(VENV)/.installed: pyproject.toml
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Own contracts (contracts/*.sol) compiled with solcjs from npm; output is not committed.
+build/contracts/.built: node_modules/.installed contracts/build.mjs $(wildcard contracts/*.sol)
+	node contracts/build.mjs
 	touch $@
 
 ## demo: detect MEV in the real mainnet blocks (or DATA=path) and print a table of findings
@@ -46,4 +51,4 @@ format: setup
 	$(VENV)/bin/ruff format src tests benchmarks notebooks
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache
