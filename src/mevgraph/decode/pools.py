@@ -38,6 +38,8 @@ __all__ = [
     "v3_pool_address",
     "identify_v2",
     "identify_v3",
+    "register_v2_factory",
+    "register_v3_factory",
     "sort_tokens",
     "TokenMove",
     "frame_token_transfers",
@@ -135,6 +137,39 @@ def v2_pair_address(factory: str, token0: str, token1: str, init_code_hash: str)
 def v3_pool_address(deployer: str, token0: str, token1: str, fee: int, init_code_hash: str) -> Address:
     salt = keccak_hex(bytes.fromhex(token0[2:].rjust(64, "0") + token1[2:].rjust(64, "0") + f"{fee:064x}"))
     return create2_address(deployer, salt, init_code_hash)
+
+
+def register_v2_factory(
+    chain_id: int, protocol: str, factory: str, init_code_hash: str, fee_ppm: int
+) -> None:
+    """Name the pairs of one more V2-style factory on ``chain_id`` (e.g. a local testbed's own
+    deployment, :meth:`mevgraph.sim.world.World.register_protocols`).
+
+    Registering the same facts again is a no-op; the same factory with different facts raises
+    ``ValueError``. Affects this process only.
+    """
+    new = V2Factory(protocol, factory.lower(), init_code_hash.lower(), fee_ppm)
+    known = V2_FACTORIES.get(chain_id, ())
+    for f in known:
+        if f.factory == new.factory:
+            if f != new:
+                raise ValueError(f"V2 factory {new.factory} on chain {chain_id} already registered as {f}")
+            return
+    V2_FACTORIES[chain_id] = (*known, new)
+    identify_v2.cache_clear()
+
+
+def register_v3_factory(chain_id: int, protocol: str, factory: str, init_code_hash: str) -> None:
+    """Like :func:`register_v2_factory`, for a Uniswap V3-style factory (fee tiers :data:`V3_FEES`)."""
+    new = (protocol, factory.lower(), init_code_hash.lower())
+    known = V3_FACTORIES.get(chain_id, ())
+    for f in known:
+        if f[1] == new[1]:
+            if f != new:
+                raise ValueError(f"V3 factory {new[1]} on chain {chain_id} already registered as {f}")
+            return
+    V3_FACTORIES[chain_id] = (*known, new)
+    identify_v3.cache_clear()
 
 
 @lru_cache(maxsize=65536)
