@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from mevgraph.core.chains import apply_file as apply_chain_profile
+from mevgraph.core.chains import find_profile
 from mevgraph.core.types import Block
 from mevgraph.detection.base import Finding
 from mevgraph.pipeline import BlockError, InspectStats, inspect_blocks, read_block_or_error
@@ -126,7 +128,17 @@ def inspect(
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL of a node.")] = None,
     from_: Annotated[int | None, typer.Option("--from", help="First block (with --rpc).")] = None,
     to: Annotated[int | None, typer.Option("--to", help="Last block, inclusive (with --rpc).")] = None,
-    chain_id: Annotated[int, typer.Option(help="Chain id for files that do not carry one.")] = 1,
+    chain_id: Annotated[
+        int | None,
+        typer.Option(help="Chain id for files that do not carry one (default: the chain profile's, else 1)."),
+    ] = None,
+    chain_profile: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Chain profile JSON (tokens, routers, factories) for a chain not built in; "
+            "a chain.json beside the given files is used automatically."
+        ),
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="Blocks in flight (with --rpc).")] = 4,
     batch_size: Annotated[int, typer.Option(help="Blocks per detection batch.")] = 128,
     out: Annotated[Path | None, typer.Option(help="Write the output here instead of stdout.")] = None,
@@ -136,6 +148,18 @@ def inspect(
     ] = 1,
 ) -> None:
     """Detect MEV in blocks from files or from a node and print the findings."""
+    profiles = list(chain_profile or [])
+    for p in paths or []:
+        found = find_profile(p)
+        if found is not None and found not in profiles:
+            profiles.append(found)
+    profile_chain: int | None = None
+    for prof in profiles:
+        try:
+            profile_chain = apply_chain_profile(prof)
+        except (OSError, ValueError, KeyError) as exc:
+            raise typer.BadParameter(f"chain profile {prof}: {exc}") from exc
+    chain_id = chain_id if chain_id is not None else (profile_chain or 1)
     if rpc:
         if from_ is None or to is None or to < from_:
             raise typer.BadParameter("--rpc needs --from N --to M with M >= N")
@@ -202,3 +226,99 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+sim_app = typer.Typer(no_args_is_help=True, help="The local testbed: a real node with agents producing MEV.")
+app.add_typer(sim_app, name="sim")
+
+
+@sim_app.command("run")
+def sim_run(
+    out: Annotated[Path, typer.Option(help="Directory for blocks/, truth.jsonl, labels.json, chain.json.")],
+    blocks: Annotated[int, typer.Option(min=1, help="Blocks to produce.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same chain.")] = 1,
+    traces: Annotated[bool, typer.Option(help="Record trace_block in the bundles.")] = True,
+    retail: Annotated[int, typer.Option(min=0, help="Retail trader EOAs.")] = 400,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Run the testbed for BLOCKS blocks and record bundles and ground truth into OUT."""
+    from mevgraph.sim.scenario import Cast, run_scenario
+
+    stats = run_scenario(blocks, seed, out, cast=Cast(retail=retail), traces=traces, progress=progress)
+    err.print(
+        f"{stats.blocks} blocks, {stats.txs} txs ({stats.txs / max(1, stats.blocks):.0f}/block), "
+        f"{stats.reverted} reverted, {stats.refused} refused, {stats.seconds:.1f} s; truth: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(stats.truth.items()))
+    )
+    err.print(f"recorded into {out}; score with `mevgraph sim score {out}`")
+
+
+@sim_app.command("score")
+def sim_score(
+    out: Annotated[Path, typer.Argument(help="A directory written by `mevgraph sim run`.")],
+    logs_only: Annotated[
+        bool, typer.Option(help="Drop the traces first (a node without trace API).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Detect MEV in a recorded run and score it against its truth.jsonl, per kind."""
+    from rich.table import Table
+
+    from mevgraph.sim.score import score_dir
+
+    if not (out / "truth.jsonl").is_file():
+        raise typer.BadParameter(f"{out} has no truth.jsonl (write one with `mevgraph sim run --out {out}`)")
+    scores = score_dir(out, logs_only=logs_only)
+    rows = [s.to_json() for s in scores.values()]
+    if as_json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    t = Table(title=f"detection vs ground truth ({'logs only' if logs_only else 'with traces'})")
+    for h in ("kind", "truth", "found", "matched", "precision", "recall", "exact tx sets", "victim recall"):
+        t.add_column(h, justify="left" if h == "kind" else "right")
+    for r in rows:
+        t.add_row(
+            r["family"],
+            str(r["truth"]),
+            str(r["found"]),
+            str(r["matched"]),
+            "—" if r["precision"] is None else f"{r['precision']:.3f}",
+            "—" if r["recall"] is None else f"{r['recall']:.3f}",
+            str(r["exact_tx_sets"]),
+            "—" if r["victim_recall"] is None else f"{r['victim_recall']:.3f}",
+        )
+    Console().print(t)
+
+
+@sim_app.command("serve")
+def sim_serve(
+    seed: Annotated[int, typer.Option(help="Seed of the agents' behaviour.")] = 1,
+    block_time: Annotated[float, typer.Option(help="Seconds between blocks.")] = 2.0,
+    blocks: Annotated[int, typer.Option(help="Stop after this many blocks (0 = until Ctrl-C).")] = 0,
+) -> None:
+    """Keep a chain producing MEV live; prints its JSON-RPC and WebSocket URLs."""
+    import time as _time
+
+    from mevgraph.sim.runner import Sim
+    from mevgraph.sim.scenario import open_testbed
+
+    with open_testbed(seed) as tb:
+        err.print(
+            f"[bold]testbed live[/]: rpc {tb.node.url}  ws {tb.node.ws_url}  chain id {tb.env.world.chain_id}"
+        )
+        err.print("Ctrl-C stops it (the node is stopped with it).")
+        sys.stderr.flush()
+        with Sim(tb.env, tb.agents, seed=seed) as sim:
+            n = 0
+            try:
+                while blocks == 0 or n < blocks:
+                    t0 = _time.monotonic()
+                    mined = sim.step()
+                    n += 1
+                    err.print(
+                        f"block {mined.number}: {len(mined.order)} txs; truth so far "
+                        + ", ".join(f"{k} {v}" for k, v in sorted(sim.stats.truth.items()))
+                    )
+                    _time.sleep(max(0.0, block_time - (_time.monotonic() - t0)))
+            except KeyboardInterrupt:
+                err.print("stopping")

@@ -128,7 +128,10 @@ def _init_loaded(blocks: list[Block]) -> None:
 
 
 def _one_duckdb_thread() -> None:
+    from mevgraph.core.chains import apply_from_env
+
     os.environ["MEVGRAPH_DUCKDB_THREADS"] = "1"
+    apply_from_env()  # chain profiles of the parent (spawned workers start from scratch)
 
 
 def _loaded_shard(rng: tuple[int, int]) -> list[Finding]:

@@ -81,6 +81,7 @@ ORACLE_SELECTORS: frozenset[str] = frozenset(
         "0x202ee0ed",  # submit(uint256,int256) -- Chainlink FluxAggregator
         "0x6fadcf72",  # forward(address,bytes) -- Chainlink authorized forwarder
         "0xecc1e984",  # postPrices(bytes[],bytes[],string[]) -- Compound UniswapAnchoredView
+        "0x99213cd8",  # setAnswer(int256) -- settable/mock aggregators (the testbed's PriceFeed)
     }
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -130,10 +130,24 @@ class Chain:
         return str(self.rpc("eth_sendTransaction", tx.to_rpc()))
 
     def send_many(self, txs: Sequence[Tx], chunk: int = 200) -> list[str | RpcError]:
-        """Send ``txs`` in batches; a rejected one yields its :class:`RpcError` in place."""
+        """Send ``txs`` in batches; a rejected one yields its :class:`RpcError` in place.
+
+        Nonces left unset are assigned here, in list order per sender (from the sender's pending
+        count): anvil serves a batch concurrently, and two txs of one sender left to it can race
+        for the same nonce.
+        """
+        senders = sorted({t.frm for t in txs if t.nonce is None})
+        counts = self.batch([("eth_getTransactionCount", [a, "pending"]) for a in senders])
+        nonce = {a: int(n, 16) for a, n in zip(senders, counts, strict=True)}
+        numbered = []
+        for t in txs:
+            if t.nonce is None:
+                t = replace(t, nonce=nonce[t.frm])
+                nonce[t.frm] += 1
+            numbered.append(t)
         out: list[str | RpcError] = []
-        for i in range(0, len(txs), chunk):
-            part = txs[i : i + chunk]
+        for i in range(0, len(numbered), chunk):
+            part = numbered[i : i + chunk]
             out.extend(self.batch([("eth_sendTransaction", [t.to_rpc()]) for t in part], raise_errors=False))
         return out
 
@@ -148,6 +162,14 @@ class Chain:
                 missing = [h for h, r in zip(hashes, res, strict=True) if r is None]
                 raise TimeoutError(f"{len(missing)} transactions not mined, e.g. {missing[0]}")
             time.sleep(0.01)
+
+    def block_receipts(self, first: int, last: int) -> dict[str, dict[str, Any]]:
+        """Receipts of every tx in blocks ``first..last`` by tx hash, one batched request.
+
+        Much faster than one ``eth_getTransactionReceipt`` per tx on anvil, whose per-hash lookup
+        grows with the chain (8,000 receipts: 24 s by hash, well under a second by block)."""
+        res = self.batch([("eth_getBlockReceipts", [hex(n)]) for n in range(first, last + 1)])
+        return {str(r["transactionHash"]).lower(): r for rs in res for r in (rs or [])}
 
     def transact(self, tx: Tx, *, mine: bool = False) -> dict[str, Any]:
         """Send one tx and return its receipt, raising :class:`Reverted` if it failed."""

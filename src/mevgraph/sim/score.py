@@ -108,3 +108,29 @@ def score(
         if i not in used:
             out[family(str(f.kind))].extra.append(f.to_json())
     return out
+
+
+def inspect_dir(out_dir: Path, *, logs_only: bool = False) -> list[Finding]:
+    """Detect over ``out_dir/blocks`` (with its ``chain.json``); ``logs_only`` drops the traces
+    first, as a node without a trace API would serve the blocks."""
+    from mevgraph.core.chains import apply_file
+    from mevgraph.ingest.files import block_from_object
+    from mevgraph.pipeline import inspect_blocks
+
+    profile = out_dir / "chain.json"
+    chain_id = apply_file(profile) if profile.is_file() else 1
+    files = sorted((out_dir / "blocks").glob("*.json"), key=lambda p: int(p.stem))
+
+    def blocks() -> Iterable[Any]:
+        for f in files:
+            obj = orjson.loads(f.read_bytes())
+            if logs_only:
+                obj.pop("traces", None)
+            yield block_from_object(obj, chain_id=chain_id)
+
+    return list(inspect_blocks(blocks()))
+
+
+def score_dir(out_dir: Path, *, logs_only: bool = False) -> dict[str, FamilyScore]:
+    """Scores of a recorded run (``mevgraph sim run --out DIR``)."""
+    return score(read_truth(out_dir / "truth.jsonl"), inspect_dir(out_dir, logs_only=logs_only))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from mevgraph.sim.abi import decode
 from mevgraph.sim.agents.base import Pending
@@ -133,7 +134,7 @@ class V2Book:
 
     def pairs_of(self, s: RouterSwap) -> list[str] | None:
         out = []
-        for a, b in zip(s.path, s.path[1:], strict=False):
+        for a, b in pairwise(s.path):
             p = self.pair_of(s.router, a, b)
             if p is None or p not in self.reserves:
                 return None

@@ -37,7 +37,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ from mevgraph.decode.pools import (
     v3_pool_address,
 )
 from mevgraph.sim import artifacts as art
+from mevgraph.sim.aave import AaveAsset, AaveMarket, deploy_aave
 from mevgraph.sim.abi import decode, encode_args, encode_call
 from mevgraph.sim.chain import Chain, Reverted, RpcError, Tx
 from mevgraph.sim.node import ROOT, Anvil
@@ -615,6 +616,7 @@ def world_cache_key() -> str:
     h = hashlib.sha256()
     paths = [ROOT / "package-lock.json", *sorted((ROOT / "contracts").glob("*.sol"))]
     paths += [art.OWN_BUILD / "TestToken.json", Path(__file__), Path(art.__file__)]
+    paths += [Path(__file__).with_name("aave.py")]
     for p in paths:
         h.update(p.name.encode() + b"\0")
         h.update(p.read_bytes() if p.is_file() else b"<missing>")
@@ -654,14 +656,69 @@ def build_world_state(cache_dir: Path | None = None, *, rebuild: bool = False) -
         try:
             chain.rpc("anvil_setBlockTimestampInterval", BLOCK_TIME)
             world = deploy_world(chain)
+            market = deploy_world_aave(chain, world)
+            head = chain.rpc("eth_getBlockByNumber", "latest", False)
+            world = replace(world, block_number=int(head["number"], 16), timestamp=int(head["timestamp"], 16))
             dumped = bytes.fromhex(chain.dump_state().removeprefix("0x"))
         finally:
             chain.close()
     if dumped[:2] == b"\x1f\x8b":  # anvil_dumpState answers gzip-compressed JSON
         dumped = gzip.decompress(dumped)
     _write_atomic(state_file, dumped)
+    _write_atomic(d / "aave.json", json.dumps(market.to_json(), indent=2).encode())
     _write_atomic(world_file, world.to_json().encode())
     return state_file, world_file
+
+
+# Aave V3 listing of the world's tokens: (symbol, ltv, liquidation threshold, bonus, borrowable).
+_AAVE_RESERVES = (
+    ("WETH", 8000, 8250, 500, False),
+    ("WBTC", 7000, 7500, 1000, False),
+    ("LINK", 5000, 6500, 1000, False),
+    ("USDC", 0, 0, 0, True),
+    ("DAI", 0, 0, 0, True),
+)
+_AAVE_SEED_USD = 20_000_000  # USDC and DAI supplied by the deployer so borrowers can borrow
+
+
+def deploy_world_aave(chain: Chain, world: World) -> AaveMarket:
+    """An Aave V3 market over the world's tokens, fed by one settable price feed per token
+    (prices :data:`PRICES_USD`), with USDC and DAI liquidity supplied by the deployer."""
+    assets = [
+        AaveAsset(
+            token=world.addr(sym),
+            symbol=sym,
+            decimals=world.tokens[sym].decimals,
+            price_usd_1e8=int(PRICES_USD[sym] * 10**8),
+            ltv_bps=ltv,
+            lt_bps=lt,
+            bonus_bps=bonus,
+            borrowable=borrowable,
+            collateral=not borrowable,
+        )
+        for sym, ltv, lt, bonus, borrowable in _AAVE_RESERVES
+    ]
+    market = deploy_aave(chain, DEPLOYER, assets)
+    for sym in ("USDC", "DAI"):
+        amount = world.units(sym, _AAVE_SEED_USD)
+        _block(chain, [_call(DEPLOYER, world.addr(sym), "mint(address,uint256)", DEPLOYER, amount)])
+        _block(
+            chain,
+            [
+                (f"approve {sym}", Tx(DEPLOYER, world.addr(sym), market.approve_pool(amount), gas=100_000)),
+                (
+                    f"supply {sym}",
+                    Tx(DEPLOYER, market.pool, market.supply(world.addr(sym), amount, DEPLOYER)),
+                ),
+            ],
+        )
+    return market
+
+
+def load_aave(cache_dir: Path | None = None) -> AaveMarket:
+    """The Aave market saved with the world (``aave.json`` beside ``world.json``)."""
+    state_file, _ = build_world_state(cache_dir)
+    return AaveMarket.from_json(json.loads((state_file.parent / "aave.json").read_text()))
 
 
 def load_world(
