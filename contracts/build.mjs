@@ -40,6 +40,7 @@ let n = 0;
 for (const [file, contracts] of Object.entries(result.contracts)) {
   if (!sources[file]) continue; // only our own files, not imported libraries
   for (const [name, c] of Object.entries(contracts)) {
+    if (!c.evm.bytecode.object) continue; // interfaces
     fs.writeFileSync(
       path.join(out, `${name}.json`),
       JSON.stringify({ abi: c.abi, bytecode: "0x" + c.evm.bytecode.object, deployedBytecode: "0x" + c.evm.deployedBytecode.object }),
