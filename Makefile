@@ -25,9 +25,17 @@ build/contracts/.built: node_modules/.installed contracts/build.mjs $(wildcard c
 	node contracts/build.mjs
 	touch $@
 
-## demo: detect MEV in the real mainnet blocks (or DATA=path) and print a table of findings
+DEMO_OUT ?= out/demo
+DEMO_BLOCKS ?= 40
+
+## demo: detect MEV in the real mainnet blocks (or DATA=path) and print a table of findings; then
+## run the local testbed (a real node with MEV bots) and score detection against its ground truth
 demo: setup
 	$(VENV)/bin/mevgraph inspect $(DATA)
+	$(VENV)/bin/mevgraph sim run --blocks $(DEMO_BLOCKS) --seed 1 --out $(DEMO_OUT)
+	$(VENV)/bin/mevgraph inspect $(DEMO_OUT)/blocks --format html --out $(DEMO_OUT)/findings.html --no-progress
+	$(VENV)/bin/mevgraph sim score $(DEMO_OUT)
+	@echo "testbed findings as HTML: $(DEMO_OUT)/findings.html"
 
 ## test: lint and types, then the whole suite against real blocks and a real local node
 test: setup
@@ -40,6 +48,7 @@ test: setup
 bench: setup
 	$(PY) benchmarks/inspect_throughput.py
 	$(PY) benchmarks/compare_peer.py
+	$(PY) benchmarks/sim_throughput.py
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks notebooks

@@ -62,3 +62,14 @@ def block_names() -> list[str]:
 def data_dir() -> Path:
     _require_data()
     return DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_node_left_behind() -> Any:
+    """Every anvil a test started must be stopped by the time the session ends."""
+    yield
+    from mevgraph.sim import node
+
+    left = [p.pid for p in node._LIVE if p.poll() is None]
+    node._kill_all()
+    assert not left, f"anvil processes left running by tests: {left}"

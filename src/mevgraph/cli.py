@@ -287,7 +287,10 @@ def sim_score(
             str(r["exact_tx_sets"]),
             "—" if r["victim_recall"] is None else f"{r['victim_recall']:.3f}",
         )
-    Console().print(t)
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 120)
+    console.print(t)
 
 
 @sim_app.command("serve")

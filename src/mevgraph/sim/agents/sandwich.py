@@ -874,6 +874,7 @@ def population(env: Env, seed: int) -> list[Agent]:
             "frontrun-x",
             seed,
             n_eoas=2,
+            rate=0.35,  # ~10-30 frontruns per 200 blocks; the issue asks for >= 5 on every seed
             funding=agent_address(seed, "frontrun-x/funder"),
             funds=("frontrun-x",),
         ),
