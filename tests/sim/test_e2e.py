@@ -90,3 +90,10 @@ def test_live_rpc_ingest_finds_what_the_recorded_files_give(run: Run) -> None:
     live = list(inspect_blocks(b for b in fetched if not isinstance(b, FailedBlock)))
     key = sorted((f.kind, f.block_number, f.attacker_txs) for f in live)
     assert key == sorted((f.kind, f.block_number, f.attacker_txs) for f in run.findings)
+
+
+def test_chain_profile_gives_usd_prices_on_the_testbed(run: Run) -> None:
+    """chain.json names WETH and the stablecoins, so USD comes from the testbed's own swaps."""
+    assert run.findings
+    unpriced = [(f.kind, f.unpriced_reason) for f in run.findings if f.profit_usd is None]
+    assert not unpriced, unpriced[:3]

@@ -35,6 +35,7 @@ def apply(profile: dict[str, Any]) -> int:
     from mevgraph.core.tokens import KNOWN_TOKENS, WETH, TokenInfo
     from mevgraph.decode import labels, pools
     from mevgraph.decode.protocols import aave
+    from mevgraph.pricing import sources as prices
 
     cid = int(profile["chain_id"])
     toks = KNOWN_TOKENS.setdefault(cid, {})
@@ -43,7 +44,16 @@ def apply(profile: dict[str, Any]) -> int:
             str(t["symbol"]), int(t["decimals"]), bool(t.get("usd_stable", False))
         )
     if profile.get("weth"):
-        WETH[cid] = str(profile["weth"]).lower()
+        WETH[cid] = prices.WETH[cid] = str(profile["weth"]).lower()
+    stables = {
+        str(t["address"]).lower(): int(t["decimals"])
+        for t in profile.get("tokens", ())
+        if t.get("usd_stable")
+    }
+    if stables:
+        prices.STABLECOINS.setdefault(cid, {}).update(stables)
+        # The profile's stablecoins all anchor ETH/USD (a chain profile lists only deep ones).
+        prices.PRIMARY_STABLES[cid] = frozenset(prices.PRIMARY_STABLES.get(cid, frozenset()) | stables.keys())
     routers = labels.ROUTERS.setdefault(cid, {})
     for addr, name in (profile.get("routers") or {}).items():
         routers[str(addr).lower()] = str(name)
