@@ -325,3 +325,143 @@ def sim_serve(
                     _time.sleep(max(0.0, block_time - (_time.monotonic() - t0)))
             except KeyboardInterrupt:
                 err.print("stopping")
+
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        envvar="MEVGRAPH_STORE",
+        help="A directory (embedded store, no server) or a postgresql:// URL. Default: ./.mevgraph/store.",
+    ),
+]
+RedisOpt = Annotated[
+    str | None,
+    typer.Option("--redis", envvar="MEVGRAPH_REDIS", help="Redis URL for the shared cache and rate limits."),
+]
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Block files or directories.")] = None,
+    store: StoreOpt = None,
+    rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL of a node.")] = None,
+    from_: Annotated[int | None, typer.Option("--from", help="First block (with --rpc).")] = None,
+    to: Annotated[int | None, typer.Option("--to", help="Last block, inclusive (with --rpc).")] = None,
+    chain_id: Annotated[int | None, typer.Option(help="Chain id for files that do not carry one.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Blocks in flight (with --rpc).")] = 4,
+    redis: RedisOpt = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+) -> None:
+    """Detect MEV in blocks (files or a node) and store the findings, bots and leakage."""
+    from mevgraph.api.cache import invalidate_cache
+    from mevgraph.store import open_store
+    from mevgraph.store.ingest import ingest as ingest_blocks
+
+    profile_chain: int | None = None
+    for p in paths or []:
+        found = find_profile(p)
+        if found is not None:
+            profile_chain = apply_chain_profile(found)
+    cid = chain_id if chain_id is not None else (profile_chain or 1)
+    if rpc:
+        if from_ is None or to is None or to < from_:
+            raise typer.BadParameter("--rpc needs --from N --to M with M >= N")
+        total, blocks = _rpc_blocks(rpc, from_, to, concurrency)
+    else:
+        if not paths:
+            raise typer.BadParameter("give block files/directories, or --rpc URL --from N --to M")
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise typer.BadParameter(f"no such file or directory: {', '.join(missing)}")
+        total, blocks = _file_blocks(list(paths), cid)
+    st = open_store(store)
+    try:
+        stats = ingest_blocks(st, _progress_wrap(total, blocks, progress and total > 1))
+    finally:
+        st.close()
+    invalidate_cache(redis)
+    for e in stats.inspect.errors:
+        err.print(f"[yellow]skipped[/] {e.where}: {e.reason}")
+    err.print(
+        f"stored {stats.blocks} blocks ({stats.unchanged} already stored unchanged), "
+        f"{stats.opportunities} opportunities written"
+        + (f", reorg replaced heights {sorted(set(stats.reorged))}" if stats.reorged else "")
+        + f" into {st.url}"
+    )
+    if stats.blocks == 0 and stats.inspect.errors:
+        raise typer.Exit(code=2)
+
+
+@app.command()
+def serve(
+    store: StoreOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    redis: RedisOpt = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Allow anonymous requests (explicit opt-in).")
+    ] = False,
+    rate_limit: Annotated[int, typer.Option(help="Requests per minute per key.")] = 600,
+    workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL stores only).")] = 1,
+) -> None:
+    """Serve the REST API (OpenAPI at /docs) over a store."""
+    import uvicorn
+
+    from mevgraph.store import open_store
+
+    st = open_store(store)
+    if workers > 1 and not st.url.startswith("postgresql"):
+        raise typer.BadParameter(
+            "--workers > 1 needs a PostgreSQL store (the embedded store has one writer/reader process)"
+        )
+    from mevgraph.api.app import create_app
+
+    err.print(f"serving {st.url} on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
+    if no_auth:
+        err.print("[yellow]--no-auth: anonymous requests are allowed[/]")
+    uvicorn.run(
+        create_app(st, auth=not no_auth, redis_url=redis, rate_limit_per_minute=rate_limit),
+        host=host,
+        port=port,
+        log_level="warning",
+    )
+
+
+apikey_app = typer.Typer(no_args_is_help=True, help="API keys for the REST API.")
+app.add_typer(apikey_app, name="apikey")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    store: StoreOpt = None,
+    scope: Annotated[list[str] | None, typer.Option(help="Scope(s) of the key, e.g. read.")] = None,
+    name: Annotated[str | None, typer.Option(help="A label for the key.")] = None,
+) -> None:
+    """Create an API key; the key is the last line printed (it is stored only hashed)."""
+    from mevgraph.store import open_store
+
+    st = open_store(store)
+    try:
+        key = st.create_api_key(list(scope or ["read"]), name)
+    finally:
+        st.close()
+    err.print(f"created a key with scopes {', '.join(scope or ['read'])} in {st.url}; it is shown once:")
+    sys.stdout.write(key + "\n")
+
+
+db_app = typer.Typer(no_args_is_help=True, help="The store's schema.")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(store: StoreOpt = None) -> None:
+    """Apply pending migrations (also done whenever a store is opened)."""
+    from mevgraph.store import open_store
+
+    st = open_store(store)
+    try:
+        applied = st.upgrade()
+    finally:
+        st.close()
+    err.print(f"{st.url}: " + (f"applied {', '.join(applied)}" if applied else "schema up to date"))

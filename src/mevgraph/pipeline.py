@@ -68,6 +68,7 @@ def inspect_blocks(
     batch_size: int = 128,
     stats: InspectStats | None = None,
     on_block: Callable[[Block], None] | None = None,
+    on_decoded: Callable[[DecodedBlock], None] | None = None,
     context: Sequence[Block] = (),
 ) -> Iterator[Finding]:
     """Decode, graph and detect over ``blocks``; yields findings batch by batch.
@@ -118,6 +119,8 @@ def inspect_blocks(
         st.modes[decoded.mode] = st.modes.get(decoded.mode, 0) + 1
         if on_block is not None:
             on_block(item)
+        if on_decoded is not None:
+            on_decoded(decoded)
         last = batch[-1] if batch else (carried[-1] if carried else None)
         if last is not None and (last.chain_id != decoded.chain_id or decoded.number <= last.number):
             # A new chain, a repeated or an out-of-order block: the context no longer applies.

@@ -1,0 +1,488 @@
+"""The REST API: an app factory over one :class:`~mevgraph.store.base.Store`.
+
+``create_app(store)`` builds a FastAPI app serving
+
+* ``GET /v1/mev/opportunities`` -- spec section 4.1, request and response exactly (plus an
+  ``extras`` object per opportunity with what the spec cannot carry);
+* ``GET /v1/mev/opportunities/{id}``, ``GET /v1/mev/bots``, ``GET /v1/mev/bots/{address}``,
+  ``GET /v1/mev/leakage``;
+* ``GET /v1/health`` (no key needed; 503 only when the store is unreachable, ``"degraded"`` when
+  Redis is) and the OpenAPI document at ``/openapi.json``.
+
+Every ``/v1/mev`` route needs an ``X-API-Key`` with scope ``read`` (unless ``auth=False``), is
+rate limited per key (per client IP when anonymous), and the list routes are cached (see
+:mod:`mevgraph.api.cache`; call :func:`~mevgraph.api.cache.invalidate_cache` after storing
+blocks). Errors are JSON: ``{"error", "message"}`` plus ``"parameter"`` for a bad input (422).
+Bad input never yields a 5xx; unexpected failures are logged and answered with a 500 whose body
+carries no stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from decimal import ROUND_CEILING, Decimal
+from typing import Annotated, Any, Literal, TypeVar, get_args
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from pydantic import StringConstraints
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mevgraph import __version__
+from mevgraph.api.auth import KeyChecker, RateLimiter, key_identity
+from mevgraph.api.cache import DEFAULT_PREFIX, DEFAULT_TTL_S, ResponseCache, query_key, redis_client
+from mevgraph.api.models import (
+    Bot,
+    BotsResponse,
+    ErrorBody,
+    Health,
+    LeakageResponse,
+    OpportunitiesResponse,
+    Opportunity,
+    Pagination,
+    Summary,
+    bot_from_row,
+    leakage_from_row,
+    money,
+    opportunity_from_row,
+)
+from mevgraph.store.base import OPPORTUNITY_TYPES, BotQuery, OpportunityQuery, Store
+
+__all__ = ["create_app", "ApiError", "MAX_PAGE", "MAX_LIMIT", "BOT_TYPES", "BOT_SORT"]
+
+log = logging.getLogger(__name__)
+
+MAX_LIMIT = 500
+MAX_PAGE = 1_000_000  # keeps OFFSET (page-1)*limit far inside a BIGINT
+MAX_MONEY = 10**18  # DECIMAL(20, 2) cannot hold more; larger filters are input errors
+
+BotType = Literal["sandwich", "frontrun", "backrun", "arbitrage", "liquidation", "jit", "generalist"]
+BotSort = Literal[
+    "totalMevExtracted", "totalTransactions", "avgProfitPerTx", "successRate", "firstSeen", "lastActive"
+]
+BOT_TYPES: tuple[str, ...] = get_args(BotType)
+BOT_SORT = {
+    "totalMevExtracted": "total_mev_extracted",
+    "totalTransactions": "total_transactions",
+    "avgProfitPerTx": "avg_profit_per_tx",
+    "successRate": "success_rate",
+    "firstSeen": "first_seen",
+    "lastActive": "last_active",
+    "totalOpportunities": "total_opportunities",
+    "sophisticationScore": "sophistication_score",
+    "activeDays": "active_days",
+}
+
+_CHAIN = r"[0-9]{1,20}"
+_TYPE = "(?:" + "|".join(OPPORTUNITY_TYPES) + ")"
+ChainList = list[Annotated[str, StringConstraints(pattern=rf"^ *{_CHAIN} *(?:, *{_CHAIN} *)*$")]]
+TypeList = list[Annotated[str, StringConstraints(pattern=rf"^ *{_TYPE} *(?:, *{_TYPE} *)*$")]]
+ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="a key with scope `read`")
+
+T = TypeVar("T")
+
+# Messages for pattern mismatches (the regex itself is no help to a caller).
+_HINTS = {
+    "chains": "chain ids (decimal digits), repeated and/or comma-separated",
+    "opportunityTypes": f"each value one of {', '.join(OPPORTUNITY_TYPES)}, repeated and/or comma-separated",
+    "botAddress": "an address: 0x followed by 40 hex digits",
+    "address": "an address: 0x followed by 40 hex digits",
+    "chain": "a chain id (decimal digits)",
+}
+
+
+class ApiError(Exception):
+    """An error answered as JSON ``{"error", "message"[, "parameter"]}`` with ``status``."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        *,
+        parameter: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.body = ErrorBody(error=error, message=message, parameter=parameter)
+        self.headers = headers
+
+
+def _bad(parameter: str, message: str) -> ApiError:
+    return ApiError(422, "invalid parameter", f"{parameter}: {message}", parameter=parameter)
+
+
+def _error_json(status: int, body: ErrorBody, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "missing or unknown API key"},
+    403: {"model": ErrorBody, "description": "the key lacks the `read` scope"},
+    422: {"model": ErrorBody, "description": "an invalid parameter (named in `parameter`)"},
+    429: {"model": ErrorBody, "description": "rate limit exceeded; see `Retry-After`"},
+    500: {"model": ErrorBody, "description": "unexpected server error"},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "not found"}}
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    """Repeatable and/or comma-separated values -> unique, in order; None when absent."""
+    if not values:
+        return None
+    out: list[str] = []
+    for v in values:
+        for part in v.split(","):
+            part = part.strip()
+            if part and part not in out:
+                out.append(part)
+    return out or None
+
+
+def _utc(value: datetime | None, parameter: str) -> datetime | None:
+    """Aware UTC (naive input is taken as UTC); a time that leaves the calendar is a 422."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise _bad(parameter, f"out of range ({exc})") from None
+
+
+def _cents_up(value: float) -> Decimal:
+    """``minProfit`` as a Decimal rounded up to the cent: USD columns hold cents, so
+    ``profit >= ceil(x)`` selects exactly the rows ``profit >= x`` would."""
+    return Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+
+
+class _Api:
+    """What the routes share: the store, key checks, limiter and cache.
+
+    Handlers run in a thread pool; both store backends are thread-safe. A backend that is not
+    says so with ``thread_safe = False`` and is then called under a lock."""
+
+    def __init__(
+        self, store: Store, *, auth: bool, redis_url: str | None, rate: int, ttl: float, prefix: str
+    ):
+        self.store = store
+        self.auth = auth
+        self.redis_url = redis_url
+        self.redis = redis_client(redis_url) if redis_url else None
+        self.keys = KeyChecker(store)
+        self.limiter = RateLimiter(rate, self.redis, prefix=prefix)
+        self.cache = ResponseCache(self.redis, prefix=prefix, ttl_s=ttl)
+        self._lock = None if getattr(store, "thread_safe", True) else threading.Lock()
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._lock is None:
+            return fn(*args)
+        with self._lock:
+            return fn(*args)
+
+    def cached(self, endpoint: str, params: dict[str, Any], compute: Callable[[], bytes]) -> Response:
+        key = query_key(endpoint, params)
+        body, gen = self.cache.get(key)
+        if body is None:
+            body = compute()
+            self.cache.put(key, body, gen)
+            state = "miss"
+        else:
+            state = "hit"
+        return Response(body, media_type="application/json", headers={"X-Cache": state})
+
+
+def create_app(
+    store: Store,
+    *,
+    auth: bool = True,
+    redis_url: str | None = None,
+    rate_limit_per_minute: int = 600,
+    cache_ttl_s: float = DEFAULT_TTL_S,
+    redis_prefix: str = DEFAULT_PREFIX,
+) -> FastAPI:
+    """The API over ``store``.
+
+    Args:
+        store: an opened, migrated store.
+        auth: require an ``X-API-Key`` with scope ``read``; ``False`` allows anonymous use (the
+            CLI passes it only for an explicit ``--no-auth``). A key that is sent is checked
+            either way.
+        redis_url: Redis for the shared rate-limit counters and response cache
+            (e.g. ``redis://127.0.0.1:6379/0``); None keeps both in-process.
+        rate_limit_per_minute: requests per key (or client IP) per one-minute window.
+        cache_ttl_s: lifetime of a cached list answer (0 disables the cache).
+        redis_prefix: namespace of every Redis key the API writes.
+    """
+    api = _Api(
+        store,
+        auth=auth,
+        redis_url=redis_url,
+        rate=rate_limit_per_minute,
+        ttl=cache_ttl_s,
+        prefix=redis_prefix,
+    )
+    app = FastAPI(
+        title="mevgraph",
+        version=__version__,
+        description="MEV opportunities, bots and protocol leakage detected by mevgraph.",
+    )
+    app.state.api = api
+    _install_error_handlers(app)
+
+    def guard(request: Request, key: Annotated[str | None, Security(API_KEY)] = None) -> None:
+        if key:
+            scopes = api.keys.scopes(key)
+            if scopes is None:
+                raise ApiError(401, "unauthorized", "unknown or revoked API key")
+            if "read" not in scopes:
+                raise ApiError(403, "forbidden", "this API key lacks the 'read' scope")
+            identity = "key:" + key_identity(key)
+        elif api.auth:
+            raise ApiError(401, "unauthorized", "missing X-API-Key header")
+        else:
+            identity = "ip:" + (request.client.host if request.client else "unknown")
+        verdict = api.limiter.hit(identity)
+        if not verdict.allowed:
+            raise ApiError(
+                429,
+                "rate limited",
+                f"more than {verdict.limit} requests per minute; retry in {verdict.retry_after_s} s",
+                headers={"Retry-After": str(verdict.retry_after_s)},
+            )
+
+    v1 = APIRouter(prefix="/v1/mev", dependencies=[Depends(guard)], responses=_ERRORS)
+
+    @v1.get("/opportunities", response_model=OpportunitiesResponse, summary="MEV opportunities (spec 4.1)")
+    def opportunities(
+        chains: Annotated[
+            ChainList | None, Query(description="chain ids; repeat the parameter and/or separate by commas")
+        ] = None,
+        opportunity_types: Annotated[
+            TypeList | None,
+            Query(
+                alias="opportunityTypes", description=f"any of {', '.join(OPPORTUNITY_TYPES)}; commas allowed"
+            ),
+        ] = None,
+        min_profit: Annotated[
+            float | None,
+            Query(
+                alias="minProfit",
+                ge=0,
+                le=MAX_MONEY,
+                allow_inf_nan=False,
+                description="USD: rows with mevProfitUsd >= this (unpriced rows never match)",
+            ),
+        ] = None,
+        bot_address: Annotated[str | None, Query(alias="botAddress", pattern=ADDRESS)] = None,
+        start_time: Annotated[
+            datetime | None, Query(alias="startTime", description="ISO 8601, inclusive (naive = UTC)")
+        ] = None,
+        end_time: Annotated[
+            datetime | None, Query(alias="endTime", description="ISO 8601, exclusive (naive = UTC)")
+        ] = None,
+        sort_by: Annotated[Literal["profit", "timestamp", "confidence"], Query(alias="sortBy")] = "timestamp",
+        sort_order: Annotated[Literal["asc", "desc"], Query(alias="sortOrder")] = "desc",
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    ) -> Response:
+        start, end = _utc(start_time, "startTime"), _utc(end_time, "endTime")
+        if start is not None and end is not None and start > end:
+            raise _bad("startTime", "must not be after endTime")
+        q = OpportunityQuery(
+            chains=_split(chains),
+            opportunity_types=_split(opportunity_types),
+            min_profit=_cents_up(min_profit) if min_profit is not None else None,
+            bot_address=bot_address.lower() if bot_address else None,
+            start_time=start,
+            end_time=end,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            page=page,
+            limit=limit,
+        )
+
+        def compute() -> bytes:
+            res = api.call(store.opportunities, q)
+            return (
+                OpportunitiesResponse(
+                    opportunities=[opportunity_from_row(r) for r in res.rows],
+                    pagination=Pagination(page=page, limit=limit, total=res.total),
+                    summary=Summary(
+                        total_mev_extracted=money(res.total_mev_extracted) or 0.0,
+                        total_victim_loss=money(res.total_victim_loss) or 0.0,
+                        avg_profit_per_opportunity=money(res.avg_profit_per_opportunity),
+                    ),
+                )
+                .model_dump_json(by_alias=True)
+                .encode()
+            )
+
+        params = {
+            "chains": q.chains,
+            "types": q.opportunity_types,
+            "min": q.min_profit,
+            "bot": q.bot_address,
+            "start": start.isoformat() if start else None,
+            "end": end.isoformat() if end else None,
+            "sort": sort_by,
+            "order": sort_order,
+            "page": page,
+            "limit": limit,
+        }
+        return api.cached("opportunities", params, compute)
+
+    @v1.get(
+        "/opportunities/{id}", response_model=Opportunity, responses=_NOT_FOUND, summary="One opportunity"
+    )
+    def opportunity(id: Annotated[uuid.UUID, Path(description="opportunity id (UUID)")]) -> Opportunity:
+        row = api.call(store.opportunity, str(id))
+        if row is None:
+            raise ApiError(404, "not found", f"no opportunity with id {id}")
+        return opportunity_from_row(row)
+
+    @v1.get("/bots", response_model=BotsResponse, summary="MEV bots")
+    def bots(
+        chains: Annotated[
+            ChainList | None, Query(description="chain ids; repeatable, commas allowed")
+        ] = None,
+        bot_type: Annotated[BotType | None, Query(alias="botType")] = None,
+        sort_by: Annotated[BotSort, Query(alias="sortBy")] = "totalMevExtracted",
+        sort_order: Annotated[Literal["asc", "desc"], Query(alias="sortOrder")] = "desc",
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    ) -> Response:
+        q = BotQuery(
+            chains=_split(chains),
+            bot_type=bot_type,
+            sort_by=BOT_SORT[sort_by],
+            sort_order=sort_order,
+            page=page,
+            limit=limit,
+        )
+
+        def compute() -> bytes:
+            rows, total = api.call(store.bots, q)
+            return (
+                BotsResponse(
+                    bots=[bot_from_row(r) for r in rows],
+                    pagination=Pagination(page=page, limit=limit, total=total),
+                )
+                .model_dump_json(by_alias=True)
+                .encode()
+            )
+
+        params = {"chains": q.chains, "type": bot_type, "sort": sort_by, "order": sort_order}
+        return api.cached("bots", {**params, "page": page, "limit": limit}, compute)
+
+    @v1.get("/bots/{address}", response_model=Bot, responses=_NOT_FOUND, summary="One bot")
+    def bot(
+        address: Annotated[str, Path(pattern=ADDRESS)],
+        chain: Annotated[str | None, Query(pattern=f"^{_CHAIN}$", description="chain id")] = None,
+    ) -> Bot:
+        row = api.call(store.bot, address.lower(), chain)
+        if row is None:
+            raise ApiError(
+                404, "not found", f"no bot {address.lower()}" + (f" on chain {chain}" if chain else "")
+            )
+        return bot_from_row(row)
+
+    @v1.get("/leakage", response_model=LeakageResponse, summary="MEV leakage per protocol and day")
+    def leakage(
+        protocol: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+        chain: Annotated[str | None, Query(pattern=f"^{_CHAIN}$", description="chain id")] = None,
+        start_date: Annotated[date | None, Query(alias="startDate", description="YYYY-MM-DD")] = None,
+        end_date: Annotated[date | None, Query(alias="endDate", description="YYYY-MM-DD")] = None,
+    ) -> Response:
+        if start_date is not None and end_date is not None and start_date > end_date:
+            raise _bad("startDate", "must not be after endDate")
+
+        def compute() -> bytes:
+            rows = api.call(store.leakage, protocol, chain, start_date, end_date)
+            return (
+                LeakageResponse(leakage=[leakage_from_row(r) for r in rows], total=len(rows))
+                .model_dump_json(by_alias=True)
+                .encode()
+            )
+
+        params = {"protocol": protocol, "chain": chain, "start": start_date, "end": end_date}
+        return api.cached("leakage", params, compute)
+
+    @app.get(
+        "/v1/health",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "the store is unreachable"}},
+        summary="Liveness: store and Redis reachability",
+    )
+    def health() -> JSONResponse:
+        store_ok = _probe(lambda: api.call(_ping, store))
+        if api.redis is None:
+            redis_state = "not configured"
+        else:
+            redis_state = "ok" if _probe(api.redis.ping) else "unreachable"
+        ok = store_ok and redis_state != "unreachable"
+        body = Health(
+            status="ok" if ok else "degraded",
+            version=__version__,
+            store="ok" if store_ok else "unreachable",
+            redis=redis_state,
+        )
+        # Without Redis the API still answers (no shared cache/limits): degraded, not down.
+        return JSONResponse(body.model_dump(by_alias=True), status_code=200 if store_ok else 503)
+
+    app.include_router(v1)
+    return app
+
+
+def _ping(store: Store) -> None:
+    """Touch the store cheaply: its own ``ping`` if it has one, else a key lookup (indexed)."""
+    ping = getattr(store, "ping", None)
+    if callable(ping):
+        ping()
+    else:
+        store.api_key_scopes("health-probe")
+
+
+def _probe(fn: Callable[[], Any]) -> bool:
+    try:
+        fn()
+        return True
+    except Exception as exc:
+        log.warning("health probe failed: %s", exc)
+        return False
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _error_json(exc.status, exc.body, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        loc = [str(x) for x in first.get("loc", ()) if not isinstance(x, int)]
+        parameter = loc[1] if len(loc) > 1 else (loc[0] if loc else "request")
+        msg = _HINTS.get(parameter) if first.get("type") == "string_pattern_mismatch" else None
+        msg = msg or str(first.get("msg", "invalid value"))
+        return _error_json(
+            422, ErrorBody(error="invalid parameter", parameter=parameter, message=f"{parameter}: {msg}")
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        name = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "http error")
+        return _error_json(exc.status_code, ErrorBody(error=name, message=str(exc.detail)), exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error_json(500, ErrorBody(error="internal error", message="unexpected server error (logged)"))

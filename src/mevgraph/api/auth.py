@@ -1,0 +1,108 @@
+"""API keys and rate limits.
+
+Keys are created by the store (``store.create_api_key(["read"])``, kept hashed there) and sent in
+the ``X-API-Key`` header. :class:`KeyChecker` caches ``store.api_key_scopes`` answers for a few
+seconds so a busy client costs one store lookup per TTL, not one per request; the price is that a
+revoked key keeps working for at most that TTL.
+
+:class:`RateLimiter` is a fixed window of one minute per identity (a hash of the key, or the
+client IP for anonymous use). With Redis the counter is shared by every API process: a Lua script
+does ``INCR`` and sets the expiry on the first hit atomically, so a crash between the two can never
+leave a counter without expiry. Without Redis (or when Redis fails) it counts in-process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["KeyChecker", "RateLimiter", "Verdict", "key_identity"]
+
+log = logging.getLogger(__name__)
+
+_KEY_TTL_S = 10.0
+_KEY_CACHE_MAX = 4096
+WINDOW_S = 60
+
+# KEYS[1] counter; ARGV[1] window seconds -> {count, ttl}
+_INCR_EXPIRE = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {n, ttl}
+"""
+
+
+def key_identity(key: str) -> str:
+    """What a key is known by in caches and counters (never the key itself)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+class KeyChecker:
+    """``store.api_key_scopes`` behind a small TTL cache (unknown keys are cached too)."""
+
+    def __init__(self, store: Any, ttl_s: float = _KEY_TTL_S):
+        self.store = store
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, tuple[str, ...] | None]] = {}
+
+    def scopes(self, key: str) -> tuple[str, ...] | None:
+        ident = key_identity(key)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(ident)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        found = self.store.api_key_scopes(key)
+        scopes = tuple(found) if found is not None else None
+        with self._lock:
+            if len(self._cache) >= _KEY_CACHE_MAX:
+                self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+                if len(self._cache) >= _KEY_CACHE_MAX:
+                    self._cache.clear()
+            self._cache[ident] = (now + self.ttl_s, scopes)
+        return scopes
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    count: int
+    limit: int
+    retry_after_s: int  # seconds until the window resets
+
+
+class RateLimiter:
+    """Fixed one-minute windows per identity; Redis-backed when ``redis`` is given."""
+
+    def __init__(self, limit_per_minute: int, redis: Any | None = None, *, prefix: str = "mevgraph:api:"):
+        self.limit = limit_per_minute
+        self.redis = redis
+        self.prefix = prefix
+        self._script = redis.register_script(_INCR_EXPIRE) if redis is not None else None
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[int, int]] = {}  # identity -> (window index, count)
+
+    def hit(self, identity: str) -> Verdict:
+        now = time.time()
+        window = int(now // WINDOW_S)
+        if self._script is not None:
+            try:
+                count, ttl = self._script(keys=[f"{self.prefix}rl:{identity}:{window}"], args=[WINDOW_S])
+                return Verdict(int(count) <= self.limit, int(count), self.limit, max(1, int(ttl)))
+            except Exception as exc:  # count in-process rather than fail or stop limiting
+                log.warning("rate limit via Redis failed, counting in-process: %s", exc)
+        retry = max(1, int((window + 1) * WINDOW_S - now + 0.999))
+        with self._lock:
+            w, n = self._windows.get(identity, (window, 0))
+            n = n + 1 if w == window else 1
+            if len(self._windows) > 65536:  # old windows of idle clients
+                self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
+            self._windows[identity] = (window, n)
+        return Verdict(n <= self.limit, n, self.limit, retry)

@@ -1,0 +1,178 @@
+"""Response cache for the hot list queries (opportunities, bots, leakage).
+
+An entry is keyed by a hash of the endpoint and its *normalized* query (so ``chains=1,10`` and
+``chains=10&chains=1`` share one entry) and tagged with a **generation** number. Writing a block
+bumps the generation (:func:`invalidate_cache`), which makes every older entry stale at once
+without scanning for keys; a short TTL (:data:`DEFAULT_TTL_S`) is the safety net for writers that
+cannot reach the cache (e.g. an ingest process without Redis while the API keeps an in-process
+cache).
+
+Two backends:
+
+* Redis (``redis_url`` given): the generation lives at ``<prefix>gen``; an entry at
+  ``<prefix>q:<hash>`` holds ``<generation>|<json body>`` with ``EX ttl``. A lookup is one
+  round trip (pipelined ``GET gen`` + ``GET entry``). Any Redis error degrades to "no cache" for
+  that request -- the API answers from the store rather than failing.
+* in-process: an LRU of bounded size with per-entry expiry; its generation is process-wide
+  (:data:`_LOCAL_GENERATION`), so :func:`invalidate_cache` called in the same process as the API
+  (tests, an embedded deployment) takes effect immediately.
+
+The ingest CLI calls ``invalidate_cache(redis_url)`` after each stored batch; see
+:func:`invalidate_cache`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "DEFAULT_TTL_S",
+    "ResponseCache",
+    "invalidate_cache",
+    "query_key",
+    "redis_client",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFIX = "mevgraph:api:"
+DEFAULT_TTL_S = 5.0
+_LOCAL_MAX_ENTRIES = 1024
+
+_local_lock = threading.Lock()
+_LOCAL_GENERATION = 0
+
+
+def redis_client(url: str) -> Any:
+    """A Redis client with short timeouts: a slow cache must never make the API slow."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+
+def invalidate_cache(redis_url: str | None = None, *, prefix: str = DEFAULT_PREFIX) -> int:
+    """Make every cached list answer stale; call after a block is stored.
+
+    Bumps this process's generation and, when ``redis_url`` is given, the shared one in Redis
+    (``INCR <prefix>gen``) so that every API process sees the change. Returns the new local
+    generation. Redis errors are logged, not raised: ingest must not fail because the cache is
+    down (entries then expire by TTL).
+    """
+    global _LOCAL_GENERATION
+    with _local_lock:
+        _LOCAL_GENERATION += 1
+        gen = _LOCAL_GENERATION
+    if redis_url:
+        try:
+            client = redis_client(redis_url)
+            try:
+                client.incr(prefix + "gen")
+            finally:
+                client.close()
+        except Exception as exc:  # the cache is an optimisation; ingest goes on
+            log.warning("cache invalidation in Redis failed: %s", exc)
+    return gen
+
+
+def query_key(endpoint: str, params: dict[str, Any]) -> str:
+    """Stable hash of ``endpoint`` and its normalized ``params`` (lists sorted, Nones dropped)."""
+    norm: dict[str, Any] = {}
+    for k, v in params.items():
+        if v is None:
+            continue
+        norm[k] = sorted(str(x) for x in v) if isinstance(v, list | tuple | set) else str(v)
+    raw = orjson.dumps({"e": endpoint, "p": norm}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(raw).hexdigest()
+
+
+class ResponseCache:
+    """Cache of serialized JSON bodies, in Redis when ``redis`` is given, else in-process."""
+
+    def __init__(
+        self, redis: Any | None = None, *, prefix: str = DEFAULT_PREFIX, ttl_s: float = DEFAULT_TTL_S
+    ):
+        self.redis: Any = redis
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[int, float, bytes]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> tuple[bytes | None, bytes]:
+        """The cached body of ``key`` (None on a miss) and the generation seen.
+
+        Pass the generation back to :meth:`put`: an answer computed while a block was being
+        written is then tagged with the *older* generation and never served after the bump.
+        """
+        if self.redis is not None:
+            body, gen = self._get_redis(key)
+        else:
+            body, gen = self._get_local(key)
+        with self._lock:
+            if body is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+        return body, gen
+
+    def put(self, key: str, body: bytes, generation: bytes) -> None:
+        if self.ttl_s <= 0:
+            return
+        if self.redis is not None:
+            self._put_redis(key, body, generation)
+        else:
+            self._put_local(key, body, generation)
+
+    # in-process -------------------------------------------------------------------------------
+    def _get_local(self, key: str) -> tuple[bytes | None, bytes]:
+        with self._lock:
+            gen = _LOCAL_GENERATION
+            hit = self._entries.get(key)
+            if hit is None:
+                return None, b"%d" % gen
+            tag, expires, body = hit
+            if tag != gen or expires < time.monotonic():
+                del self._entries[key]
+                return None, b"%d" % gen
+            self._entries.move_to_end(key)
+            return body, b"%d" % gen
+
+    def _put_local(self, key: str, body: bytes, generation: bytes) -> None:
+        with self._lock:
+            self._entries[key] = (int(generation), time.monotonic() + self.ttl_s, body)
+            self._entries.move_to_end(key)
+            while len(self._entries) > _LOCAL_MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+    # Redis --------------------------------------------------------------------------------------
+    def _get_redis(self, key: str) -> tuple[bytes | None, bytes]:
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.get(self.prefix + "gen")
+            pipe.get(self.prefix + "q:" + key)
+            gen, raw = pipe.execute()
+        except Exception as exc:
+            log.warning("cache read failed: %s", exc)
+            return None, b""
+        gen = bytes(gen) if gen is not None else b"0"
+        if raw is None:
+            return None, gen
+        tag, _, body = bytes(raw).partition(b"|")
+        return (body if tag == gen else None), gen
+
+    def _put_redis(self, key: str, body: bytes, generation: bytes) -> None:
+        if not generation:  # the read failed: Redis is unwell, do not add load
+            return
+        try:
+            self.redis.set(self.prefix + "q:" + key, generation + b"|" + body, px=int(self.ttl_s * 1000))
+        except Exception as exc:
+            log.warning("cache write failed: %s", exc)

@@ -1,0 +1,308 @@
+"""Versioned schema migrations, one SQL text for PostgreSQL and the embedded DuckDB store.
+
+A migration is applied once, in a transaction, and recorded in ``schema_migrations(version,
+applied_at)``; :func:`statements` renders it for a dialect: ``{{JSON}}`` becomes ``JSONB``
+(PostgreSQL) or ``JSON`` (DuckDB), and a statement whose first line is ``-- @postgres`` runs on
+PostgreSQL only. DuckDB gets the primary keys and unique constraints but none of the secondary
+B-tree indexes: it is columnar (zone maps serve its range scans, sorts are top-N over the column)
+and its ART indexes only slow down writes and deletes.
+
+Deviations from the spec (``SPEC.md`` section 3), all deliberate:
+
+``mev_opportunities``
+  * ``timestamp`` is nullable: a block whose source lacks its time (most shared fixture blocks)
+    is still stored; such rows never enter per-day figures (leakage, active days).
+  * ``mev_profit_usd`` is nullable, with ``usd_unpriced_reason``: USD exists only where an
+    on-chain price exists, never a silent 0. It holds the *gross* profit (also in
+    ``gross_profit_usd``); ``net_profit_usd`` is gross - gas - coinbase bribes.
+  * ``id`` is deterministic, ``uuid5(chain:block_hash:finding id)`` (see ``rows.py``).
+  * extra columns: ``block_hash``, ``finding_id``, ``victim_txs``, ``searcher``, ``contract``,
+    ``nested_in`` and ``counted`` (False for a finding nested in another one: stored and listed,
+    but excluded from every total, bot and leakage figure), ``protocols`` and ``pools`` (all of
+    them; ``protocol_id`` is the first), ``attacker_tx_count``, ``coinbase_transfer_wei``,
+    ``private_mempool`` (NULL = unknown), ``profit_by_token`` (JSON, raw amounts as decimal
+    strings), ``details`` (JSON, the detector's facts).
+  * ``status`` is ``executed`` (incl. unprofitable) or ``reverted``.
+  * indexes end in ``NULLS LAST, id`` so that every sort the API offers (NULLs last, ties by
+    id) is an index scan in both directions; ``idx_mev_opportunities_type`` and ``_chain`` carry
+    a second column (time, block) -- their prefix still serves the spec's lookups.
+
+``mev_bots``
+  * unique on ``(chain_id, bot_address)`` instead of ``bot_address`` alone: a contract address
+    can be a different bot on another chain;
+  * ``first_seen`` is nullable (bots seen only in blocks without a timestamp);
+  * ``uses_private_mempool`` defaults to NULL: a block alone cannot tell a private flow apart;
+  * extra ``total_opportunities``.
+
+``protocol_mev_leakage``
+  * extra ``jit_mev``; unique on ``(protocol_id, chain_id, date)``.
+
+New tables: ``blocks`` (what was ingested, for idempotency and reorgs), ``api_keys`` (sha256 of
+the secret, never the secret), and two summaries maintained by ingest so that the API's totals over
+a filtered set read a few thousand summary rows instead of scanning the table:
+``mev_opportunity_daily`` per (chain, type, UTC day) and ``mev_bot_daily`` per (bot, chain,
+type, UTC day); ``day`` is NULL for rows without a timestamp. They are separate tables so that
+the all-bots rows stay a small, dense table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Migration", "MIGRATIONS", "statements"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: str
+    sql: str
+
+
+_INITIAL = """
+CREATE TABLE mev_opportunities (
+  id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+  opportunity_type VARCHAR(50) NOT NULL,
+  chain_id VARCHAR(50) NOT NULL,
+  block_number BIGINT NOT NULL,
+  "timestamp" TIMESTAMP,
+  target_tx_hash VARCHAR(255),
+  mev_tx_hashes VARCHAR(255)[],
+  token_addresses VARCHAR(255)[],
+  token_symbols VARCHAR(50)[],
+  protocol_id VARCHAR(255),
+  protocol_name VARCHAR(255),
+  dex_name VARCHAR(255),
+  mev_profit_usd DECIMAL(20, 2),
+  victim_loss_usd DECIMAL(20, 2),
+  gas_cost_usd DECIMAL(10, 2),
+  net_profit_usd DECIMAL(20, 2),
+  bot_address VARCHAR(255),
+  bot_name VARCHAR(255),
+  bot_type VARCHAR(50),
+  detection_method VARCHAR(50),
+  confidence_score DECIMAL(5, 2),
+  status VARCHAR(20) DEFAULT 'detected',
+  created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+  usd_unpriced_reason TEXT,
+  gross_profit_usd DECIMAL(20, 2),
+  block_hash VARCHAR(66) NOT NULL,
+  finding_id VARCHAR(255) NOT NULL,
+  victim_txs VARCHAR(255)[],
+  searcher VARCHAR(42),
+  contract VARCHAR(42),
+  nested_in VARCHAR(255),
+  counted BOOLEAN NOT NULL DEFAULT TRUE,
+  protocols VARCHAR(255)[],
+  pools VARCHAR(255)[],
+  attacker_tx_count INTEGER NOT NULL DEFAULT 0,
+  coinbase_transfer_wei DECIMAL(38, 0),
+  private_mempool BOOLEAN,
+  profit_by_token {{JSON}},
+  details {{JSON}}
+);
+
+-- @postgres
+CREATE INDEX idx_mev_opportunities_type
+  ON mev_opportunities(opportunity_type, "timestamp" DESC NULLS LAST, id DESC);
+-- @postgres
+CREATE INDEX idx_mev_opportunities_chain ON mev_opportunities(chain_id, block_number);
+-- @postgres
+CREATE INDEX idx_mev_opportunities_timestamp ON mev_opportunities("timestamp" DESC NULLS LAST, id DESC);
+-- @postgres
+CREATE INDEX idx_mev_opportunities_timestamp_asc ON mev_opportunities("timestamp" ASC NULLS LAST, id ASC);
+-- @postgres
+CREATE INDEX idx_mev_opportunities_bot
+  ON mev_opportunities(bot_address, "timestamp" DESC NULLS LAST, id DESC);
+-- @postgres
+CREATE INDEX idx_mev_opportunities_profit ON mev_opportunities(mev_profit_usd DESC NULLS LAST, id DESC);
+-- @postgres
+CREATE INDEX idx_mev_opportunities_profit_asc ON mev_opportunities(mev_profit_usd ASC NULLS LAST, id ASC);
+-- @postgres
+CREATE INDEX idx_mev_opportunities_confidence
+  ON mev_opportunities(confidence_score DESC NULLS LAST, id DESC);
+-- @postgres
+CREATE INDEX idx_mev_opportunities_confidence_asc
+  ON mev_opportunities(confidence_score ASC NULLS LAST, id ASC);
+-- @postgres
+CREATE INDEX idx_mev_opportunities_composite
+  ON mev_opportunities(opportunity_type, chain_id, "timestamp" DESC NULLS LAST, id DESC);
+
+CREATE TABLE mev_bots (
+  id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+  bot_address VARCHAR(255) NOT NULL,
+  chain_id VARCHAR(50) NOT NULL,
+  bot_name VARCHAR(255),
+  bot_type VARCHAR(50),
+  verified BOOLEAN DEFAULT FALSE,
+  total_mev_extracted DECIMAL(20, 2) DEFAULT 0,
+  total_transactions INTEGER DEFAULT 0,
+  success_rate DECIMAL(5, 2),
+  avg_profit_per_tx DECIMAL(20, 2),
+  first_seen TIMESTAMP,
+  last_active TIMESTAMP,
+  active_days INTEGER DEFAULT 0,
+  preferred_opportunity_types VARCHAR(50)[],
+  preferred_protocols VARCHAR(255)[],
+  preferred_tokens VARCHAR(255)[],
+  sophistication_score DECIMAL(5, 2),
+  uses_flashbots BOOLEAN DEFAULT FALSE,
+  uses_private_mempool BOOLEAN,
+  total_opportunities INTEGER DEFAULT 0,
+  created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+  updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+  UNIQUE (chain_id, bot_address)
+);
+
+-- @postgres
+CREATE INDEX idx_mev_bots_address ON mev_bots(bot_address);
+-- @postgres
+CREATE INDEX idx_mev_bots_chain ON mev_bots(chain_id);
+-- @postgres
+CREATE INDEX idx_mev_bots_extracted ON mev_bots(total_mev_extracted DESC);
+-- @postgres
+CREATE INDEX idx_mev_bots_type ON mev_bots(bot_type);
+
+CREATE TABLE transaction_vulnerability_assessments (
+  id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+  tx_hash VARCHAR(255),
+  user_address VARCHAR(255) NOT NULL,
+  chain_id VARCHAR(50) NOT NULL,
+  "timestamp" TIMESTAMP NOT NULL,
+  token_in_address VARCHAR(255),
+  token_out_address VARCHAR(255),
+  amount_in DECIMAL(30, 10),
+  amount_out DECIMAL(30, 10),
+  slippage_tolerance DECIMAL(5, 2),
+  vulnerability_score DECIMAL(5, 2) NOT NULL,
+  risk_category VARCHAR(20) NOT NULL,
+  sandwich_risk DECIMAL(5, 2),
+  frontrun_risk DECIMAL(5, 2),
+  backrun_risk DECIMAL(5, 2),
+  estimated_mev_loss_usd DECIMAL(20, 2),
+  estimated_slippage_pct DECIMAL(5, 2),
+  recommended_slippage DECIMAL(5, 2),
+  recommended_gas_price DECIMAL(10, 2),
+  use_private_mempool BOOLEAN DEFAULT FALSE,
+  use_mev_protection_rpc BOOLEAN DEFAULT FALSE,
+  alternative_routes {{JSON}},
+  simulation_results {{JSON}},
+  created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+);
+
+-- @postgres
+CREATE INDEX idx_vulnerability_assessments_user ON transaction_vulnerability_assessments(user_address);
+-- @postgres
+CREATE INDEX idx_vulnerability_assessments_timestamp
+  ON transaction_vulnerability_assessments("timestamp" DESC);
+-- @postgres
+CREATE INDEX idx_vulnerability_assessments_risk ON transaction_vulnerability_assessments(risk_category);
+-- @postgres
+CREATE INDEX idx_vulnerability_assessments_score
+  ON transaction_vulnerability_assessments(vulnerability_score DESC);
+
+CREATE TABLE protocol_mev_leakage (
+  id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+  protocol_id VARCHAR(255) NOT NULL,
+  chain_id VARCHAR(50) NOT NULL,
+  "date" DATE NOT NULL,
+  total_mev_extracted DECIMAL(20, 2) NOT NULL,
+  sandwich_mev DECIMAL(20, 2),
+  frontrun_mev DECIMAL(20, 2),
+  backrun_mev DECIMAL(20, 2),
+  arbitrage_mev DECIMAL(20, 2),
+  liquidation_mev DECIMAL(20, 2),
+  jit_mev DECIMAL(20, 2),
+  total_transactions INTEGER,
+  mev_affected_transactions INTEGER,
+  mev_affected_pct DECIMAL(5, 2),
+  total_user_loss DECIMAL(20, 2),
+  avg_loss_per_affected_tx DECIMAL(20, 2),
+  unique_bots INTEGER,
+  top_bot_addresses VARCHAR(255)[],
+  created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+  UNIQUE (protocol_id, chain_id, "date")
+);
+
+-- @postgres
+CREATE INDEX idx_protocol_mev_leakage_protocol ON protocol_mev_leakage(protocol_id);
+-- @postgres
+CREATE INDEX idx_protocol_mev_leakage_date ON protocol_mev_leakage("date" DESC);
+-- @postgres
+CREATE INDEX idx_protocol_mev_leakage_extracted ON protocol_mev_leakage(total_mev_extracted DESC);
+-- @postgres
+CREATE INDEX idx_protocol_mev_leakage_composite ON protocol_mev_leakage(protocol_id, "date" DESC);
+
+CREATE TABLE blocks (
+  chain_id VARCHAR(50) NOT NULL,
+  number BIGINT NOT NULL,
+  hash VARCHAR(66) NOT NULL,
+  parent_hash VARCHAR(66),
+  "timestamp" TIMESTAMP,
+  tx_count INTEGER NOT NULL,
+  protocol_txs {{JSON}},
+  ingested_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (chain_id, number),
+  UNIQUE (chain_id, hash)
+);
+
+-- @postgres
+CREATE INDEX idx_blocks_timestamp ON blocks(chain_id, "timestamp");
+
+CREATE TABLE api_keys (
+  id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+  key_hash VARCHAR(64) NOT NULL UNIQUE,
+  scopes VARCHAR(64)[] NOT NULL,
+  name VARCHAR(255),
+  created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+  revoked_at TIMESTAMP
+);
+
+CREATE TABLE mev_opportunity_daily (
+  chain_id VARCHAR(50) NOT NULL,
+  opportunity_type VARCHAR(50) NOT NULL,
+  day DATE,
+  opportunities BIGINT NOT NULL,
+  counted BIGINT NOT NULL,
+  priced BIGINT NOT NULL,
+  mev_profit_usd DECIMAL(38, 2) NOT NULL,
+  victim_loss_usd DECIMAL(38, 2) NOT NULL
+);
+
+-- @postgres
+CREATE INDEX idx_mev_opportunity_daily ON mev_opportunity_daily(chain_id, day);
+
+CREATE TABLE mev_bot_daily (
+  bot_address VARCHAR(255) NOT NULL,
+  chain_id VARCHAR(50) NOT NULL,
+  opportunity_type VARCHAR(50) NOT NULL,
+  day DATE,
+  opportunities BIGINT NOT NULL,
+  counted BIGINT NOT NULL,
+  priced BIGINT NOT NULL,
+  mev_profit_usd DECIMAL(38, 2) NOT NULL,
+  victim_loss_usd DECIMAL(38, 2) NOT NULL
+);
+
+-- @postgres
+CREATE INDEX idx_mev_bot_daily ON mev_bot_daily(bot_address, chain_id, day);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _INITIAL),)
+"""Every migration, oldest first. Never edit an applied one: append a new version."""
+
+_JSON = {"postgres": "JSONB", "duckdb": "JSON"}
+
+
+def statements(migration: Migration, dialect: str) -> list[str]:
+    """The statements of ``migration`` for ``dialect`` (``"postgres"`` or ``"duckdb"``)."""
+    out = []
+    for raw in migration.sql.replace("{{JSON}}", _JSON[dialect]).split(";\n"):
+        stmt = raw.strip()
+        if not stmt:
+            continue
+        if stmt.startswith("-- @postgres"):
+            if dialect != "postgres":
+                continue
+            stmt = stmt.removeprefix("-- @postgres").strip()
+        out.append(stmt)
+    return out

@@ -1,0 +1,147 @@
+"""PostgreSQL backend (psycopg 3).
+
+Thread-safe: a small LIFO pool hands each caller its own connection (``psycopg_pool`` is used
+when installed). Connections run in autocommit with the session time zone set to UTC (the
+``TIMESTAMP`` columns hold UTC); a write is one explicit transaction that first takes a
+transaction-scoped advisory lock per chain, so concurrent ingests of one chain serialize while
+reads never wait. psycopg prepares statements it sees repeatedly, so the hot reads are planned
+once per connection.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from mevgraph.store.aggregates import Session, SqlStore
+
+__all__ = ["PostgresStore"]
+
+
+class _PgSession(Session):
+    dialect = "postgres"
+
+    def __init__(self, conn: psycopg.Connection[Any], cache: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+        self._conn = conn
+        self._cache = cache
+
+    def _run(self, sql: str, params: dict[str, Any] | None, fetch: bool) -> list[tuple[Any, ...]]:
+        cur = self._conn.execute(sql, params)  # type: ignore[arg-type]  # sql is built from constants
+        return cur.fetchall() if fetch else []
+
+    def many(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        native, _ = self._native(sql)
+        with self._conn.cursor() as cur:
+            cur.executemany(native, [self._bind(sql, r)[1] or {} for r in rows])  # type: ignore[arg-type]
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("SET TIME ZONE 'UTC'")
+
+
+class _Pool:
+    """At most ``size`` connections, reused last-in first-out; broken ones are dropped."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self._url = url
+        self._idle: queue.LifoQueue[psycopg.Connection[Any]] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+        self._closed = False
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self._url, autocommit=True)
+        _configure(conn)
+        return conn
+
+    @contextmanager
+    def connection(self, timeout: float = 30.0) -> Iterator[psycopg.Connection[Any]]:
+        if self._closed:
+            raise RuntimeError("store is closed")
+        if not self._slots.acquire(timeout=timeout):
+            raise TimeoutError(f"no database connection free within {timeout} s")
+        try:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            try:
+                yield conn
+            finally:
+                idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+                if conn.closed or conn.broken or not idle or self._closed:
+                    conn.close()
+                else:
+                    self._idle.put(conn)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        self._closed = True
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+class PostgresStore(SqlStore):
+    """The store in a PostgreSQL database given by a ``postgresql://`` URL."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, pool_size: int = 16, upgrade: bool = True) -> None:
+        self.url = url
+        self._cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._external: Any = None
+        try:
+            from psycopg_pool import ConnectionPool  # type: ignore[import-not-found]
+        except ImportError:
+            self._pool: _Pool | None = _Pool(url, pool_size)
+        else:
+            self._pool = None
+            self._external = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=pool_size,
+                kwargs={"autocommit": True},
+                configure=_configure,
+                open=True,
+            )
+        if upgrade:
+            self.upgrade()
+
+    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        if self._pool is not None:
+            return self._pool.connection()
+        conn: AbstractContextManager[psycopg.Connection[Any]] = self._external.connection()
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._connection() as conn, conn.transaction():
+            yield _PgSession(conn, self._cache)
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._connection() as conn:
+            yield _PgSession(conn, self._cache)
+
+    def _lock(self, s: Session, name: str) -> None:
+        s.execute("SELECT pg_advisory_xact_lock(hashtext(:name))", {"name": name})
+
+    def _json(self, value: Any) -> Any:
+        return None if value is None else Jsonb(value)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        if self._external is not None:
+            self._external.close()
