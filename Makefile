@@ -26,16 +26,25 @@ build/contracts/.built: node_modules/.installed contracts/build.mjs $(wildcard c
 	touch $@
 
 DEMO_OUT ?= out/demo
-DEMO_BLOCKS ?= 40
+DEMO_BLOCKS ?= 120
+DEMO_PORT ?= 8000
+DEMO_SERVE ?= 0
 
-## demo: detect MEV in the real mainnet blocks (or DATA=path) and print a table of findings; then
-## run the local testbed (a real node with MEV bots) and score detection against its ground truth
+## demo: detect MEV in the real mainnet blocks (or DATA=path) and print a table; run the local
+## testbed (a real node with MEV bots) and score detection against its ground truth; store both in
+## the embedded store (no server to install) and serve the REST API with a ready-made key
+## (DEMO_SERVE=N stops serving after N seconds; 0 = until Ctrl-C)
 demo: setup
 	$(VENV)/bin/mevgraph inspect $(DATA)
 	$(VENV)/bin/mevgraph sim run --blocks $(DEMO_BLOCKS) --seed 1 --out $(DEMO_OUT)
-	$(VENV)/bin/mevgraph inspect $(DEMO_OUT)/blocks --format html --out $(DEMO_OUT)/findings.html --no-progress
 	$(VENV)/bin/mevgraph sim score $(DEMO_OUT)
+	$(VENV)/bin/mevgraph inspect $(DEMO_OUT)/blocks --format html --out $(DEMO_OUT)/findings.html --no-progress
+	rm -rf $(DEMO_OUT)/store
+	$(VENV)/bin/mevgraph ingest --store $(DEMO_OUT)/store $(DATA) --no-progress
+	$(VENV)/bin/mevgraph ingest --store $(DEMO_OUT)/store $(DEMO_OUT)/blocks
 	@echo "testbed findings as HTML: $(DEMO_OUT)/findings.html"
+	KEY=$$($(VENV)/bin/mevgraph apikey create --store $(DEMO_OUT)/store --scope read --name demo | tail -n 1) && \
+	  $(VENV)/bin/mevgraph serve --store $(DEMO_OUT)/store --port $(DEMO_PORT) --show-key "$$KEY" --for-seconds $(DEMO_SERVE)
 
 ## test: lint and types, then the whole suite against real blocks and a real local node
 test: setup

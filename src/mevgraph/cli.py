@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
@@ -404,28 +405,65 @@ def serve(
     ] = False,
     rate_limit: Annotated[int, typer.Option(help="Requests per minute per key.")] = 600,
     workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL stores only).")] = 1,
+    for_seconds: Annotated[float, typer.Option(help="Stop after this many seconds (0 = until Ctrl-C).")] = 0,
+    show_key: Annotated[
+        str | None, typer.Option(help="A key to print ready-made example requests with.")
+    ] = None,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs) over a store."""
+    import threading
+
     import uvicorn
 
     from mevgraph.store import open_store
 
     st = open_store(store)
-    if workers > 1 and not st.url.startswith("postgresql"):
-        raise typer.BadParameter(
-            "--workers > 1 needs a PostgreSQL store (the embedded store has one writer/reader process)"
-        )
-    from mevgraph.api.app import create_app
-
-    err.print(f"serving {st.url} on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
+    pg = st.url.startswith("postgresql")
+    if workers > 1 and not pg:
+        raise typer.BadParameter("--workers > 1 needs a PostgreSQL store (the embedded store is one process)")
+    base = f"http://{host}:{port}"
+    err.print(f"serving {st.url} on {base}  (OpenAPI: {base}/docs, health: {base}/v1/health)")
     if no_auth:
         err.print("[yellow]--no-auth: anonymous requests are allowed[/]")
-    uvicorn.run(
+    if show_key:
+        err.print(f"API key: {show_key}")
+        err.print(f"  curl -H 'X-API-Key: {show_key}' '{base}/v1/mev/opportunities?sortBy=profit&limit=5'")
+        err.print(f"  curl -H 'X-API-Key: {show_key}' '{base}/v1/mev/bots?limit=5'")
+        err.print(f"  curl -H 'X-API-Key: {show_key}' '{base}/v1/mev/leakage'")
+    if workers > 1:
+        st.close()
+        os.environ["MEVGRAPH_STORE"] = st.url
+        os.environ["MEVGRAPH_API_AUTH"] = "0" if no_auth else "1"
+        os.environ["MEVGRAPH_API_RATE_LIMIT"] = str(rate_limit)
+        if redis:
+            os.environ["MEVGRAPH_REDIS"] = redis
+        uvicorn.run(
+            "mevgraph.api.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+        return
+    from mevgraph.api.app import create_app
+
+    config = uvicorn.Config(
         create_app(st, auth=not no_auth, redis_url=redis, rate_limit_per_minute=rate_limit),
         host=host,
         port=port,
         log_level="warning",
     )
+    server = uvicorn.Server(config)
+    if for_seconds > 0:
+        timer = threading.Timer(for_seconds, lambda: setattr(server, "should_exit", True))
+        timer.daemon = True
+        timer.start()
+        err.print(f"(stops by itself after {for_seconds:g} s)")
+    try:
+        server.run()
+    finally:
+        st.close()
 
 
 apikey_app = typer.Typer(no_args_is_help=True, help="API keys for the REST API.")

@@ -486,3 +486,19 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return _error_json(500, ErrorBody(error="internal error", message="unexpected server error (logged)"))
+
+
+def app_from_env() -> FastAPI:
+    """App factory for multi-process serving (``uvicorn --factory``, ``mevgraph serve --workers``):
+    each worker opens its own store from ``MEVGRAPH_STORE`` and reads ``MEVGRAPH_API_AUTH``
+    (``0`` = anonymous allowed), ``MEVGRAPH_API_RATE_LIMIT`` and ``MEVGRAPH_REDIS``."""
+    import os
+
+    from mevgraph.store import open_store
+
+    return create_app(
+        open_store(os.environ.get("MEVGRAPH_STORE")),
+        auth=os.environ.get("MEVGRAPH_API_AUTH", "1") != "0",
+        redis_url=os.environ.get("MEVGRAPH_REDIS") or None,
+        rate_limit_per_minute=int(os.environ.get("MEVGRAPH_API_RATE_LIMIT", "600")),
+    )
