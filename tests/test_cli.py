@@ -132,3 +132,35 @@ def test_rpc_needs_a_range() -> None:
     res = runner.invoke(app, ["inspect", "--rpc", "http://127.0.0.1:9"])
     assert res.exit_code == 2
     assert "--from" in res.output
+
+
+def test_ingest_is_idempotent_and_apikey_prints_the_key_last(block_names: list[str], tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    blocks = str(DATA / "blocks")
+    first = runner.invoke(app, ["ingest", "--store", store, blocks, "--no-progress"])
+    assert first.exit_code == 0, first.output
+    assert "51 opportunities written" in first.output
+    again = runner.invoke(app, ["ingest", "--store", store, blocks, "--no-progress"])
+    assert (
+        again.exit_code == 0
+        and "21 already stored unchanged" in again.output
+        and "0 opportunities" in again.output
+    )
+    res = runner.invoke(app, ["apikey", "create", "--store", store, "--scope", "read"])
+    assert res.exit_code == 0, res.output
+    key = res.stdout.strip().splitlines()[-1]
+    assert key.startswith("mg_")
+    from mevgraph.store import open_store
+
+    st = open_store(store)
+    try:
+        assert st.api_key_scopes(key) == ["read"]
+    finally:
+        st.close()
+    up = runner.invoke(app, ["db", "upgrade", "--store", store])
+    assert up.exit_code == 0 and "up to date" in up.output
+
+
+def test_ingest_rejects_a_missing_path(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["ingest", "--store", str(tmp_path / "s"), str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "no such file" in res.output

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mevgraph.core.types import Block
 from mevgraph.decode.decoder import DecodedBlock
 from mevgraph.detection.base import Finding
 from mevgraph.pipeline import CONTEXT_BLOCKS, BlockError, InspectStats, inspect_blocks
 from mevgraph.store.base import BlockRecord, Store
+from mevgraph.store.rows import block_record
 
-__all__ = ["IngestStats", "block_record", "ingest"]
+__all__ = ["IngestStats", "ingest"]
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +34,10 @@ class IngestStats:
     inspect: InspectStats = field(default_factory=InspectStats)
 
 
-def block_record(d: DecodedBlock) -> BlockRecord:
-    """What the store keeps of a block: identity, time, and txs per protocol (for leakage)."""
-    per_protocol: dict[str, set[str]] = {}
-    for a in d.actions:
-        proto = getattr(a, "protocol", None)
-        if proto and proto not in ("erc20", "eth", "weth"):
-            per_protocol.setdefault(proto, set()).add(a.tx_hash)
-    b = d.block
-    return BlockRecord(
-        chain_id=b.chain_id,
-        number=b.number,
-        hash=b.hash or f"unknown:{b.number}",
-        parent_hash=b.parent_hash,
-        timestamp=b.timestamp,
-        tx_count=len(d.txs),
-        protocol_txs={p: len(t) for p, t in sorted(per_protocol.items())},
-    )
+def _record(d: DecodedBlock) -> BlockRecord:
+    """The store's record of ``d`` (a missing hash becomes ``unknown:<number>``)."""
+    b = d.block if d.block.hash else replace(d.block, hash=f"unknown:{d.block.number}")
+    return block_record(b, d)
 
 
 def ingest(
@@ -75,7 +63,7 @@ def ingest(
                 stats=st.inspect,
                 context=context,
                 batch_size=len(pending),
-                on_decoded=lambda d: records.append(block_record(d)),
+                on_decoded=lambda d: records.append(_record(d)),
             )
         )
         by_block: dict[tuple[int, int], list[Finding]] = {}
