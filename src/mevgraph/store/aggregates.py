@@ -41,6 +41,8 @@ import hashlib
 import json
 import re
 import secrets
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -76,6 +78,11 @@ MAX_LIMIT = 1000
 
 JSON_COLUMNS = frozenset(
     {"profit_by_token", "details", "protocol_txs", "alternative_routes", "simulation_results"}
+)
+
+_UUID_COLUMNS = frozenset({"id"})
+_TIME_COLUMNS = frozenset(
+    {"timestamp", "created_at", "updated_at", "first_seen", "last_active", "ingested_at", "revoked_at"}
 )
 
 BOT_COLUMNS = (
@@ -407,10 +414,24 @@ def _now() -> datetime:
 
 
 class SqlStore:
-    """A :class:`~mevgraph.store.base.Store` over any SQL backend that provides sessions."""
+    """A :class:`~mevgraph.store.base.Store` over any SQL backend that provides sessions.
+
+    ``summary_ttl`` (seconds) caches the count and totals of :meth:`opportunities` per filter
+    set: a dashboard polling the same filters costs one indexed page read, not an aggregate.
+    This process's own writes clear the cache; another process's writes show within the TTL
+    (the page rows themselves are always read fresh). 0 disables it."""
 
     url: str
     dialect: str
+
+    def __init__(self, summary_ttl: float = 1.0) -> None:
+        self.summary_ttl = summary_ttl
+        self._summary_cache: dict[tuple[Any, ...], tuple[float, tuple[int, int, int, Decimal, Decimal]]] = {}
+        self._summary_lock = threading.Lock()
+
+    def _forget_summaries(self) -> None:
+        with self._summary_lock:
+            self._summary_cache.clear()
 
     # -- backend hooks -------------------------------------------------------------------------
 
@@ -502,6 +523,7 @@ class SqlStore:
                 params.append(p)
             s.many(_OPPORTUNITY_INSERT, params)
             self._recompute(s, chain, touched, now)
+        self._forget_summaries()
         return IngestResult(written=len(rows), unchanged=False, reorged=reorged)
 
     def _remove_from(self, s: Session, chain: str, height: int, touched: _Touched) -> tuple[int, ...]:
@@ -610,6 +632,7 @@ class SqlStore:
                 ):
                     touched.leakage.add((protocol, day))
                 self._recompute(s, chain, touched, now, summaries=False)
+        self._forget_summaries()
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -617,15 +640,18 @@ class SqlStore:
         return json.loads(value) if isinstance(value, str) else value
 
     def _row(self, columns: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for c, v in zip(columns, values, strict=True):
-            if isinstance(v, uuid.UUID):
-                v = str(v)
-            elif isinstance(v, datetime):
-                v = v.replace(tzinfo=UTC) if v.tzinfo is None else v
-            elif c in JSON_COLUMNS:
-                v = self._from_json(v)
-            out[c] = v
+        """A result row as a dict: UUIDs as strings, timestamps as aware UTC, JSON parsed."""
+        out = dict(zip(columns, values, strict=True))
+        for c in columns:
+            v = out[c]
+            if v is None:
+                continue
+            if c in _UUID_COLUMNS:
+                out[c] = str(v)
+            elif c in _TIME_COLUMNS:
+                out[c] = v.replace(tzinfo=UTC) if v.tzinfo is None else v
+            elif c in JSON_COLUMNS and isinstance(v, str):
+                out[c] = json.loads(v)
         return out
 
     def _filters(self, q: OpportunityQuery, params: dict[str, Any], *, time: bool = True) -> list[str]:
@@ -668,7 +694,7 @@ class SqlStore:
                 f"ORDER BY {order} LIMIT :limit OFFSET :offset",
                 params,
             )
-            n, _, priced, profit, loss = self._totals(s, q)
+            n, _, priced, profit, loss = self._cached_totals(s, q)
         return OpportunityPage(
             rows=[self._row(columns, r) for r in rows],
             total=n,
@@ -676,6 +702,29 @@ class SqlStore:
             total_victim_loss=loss,
             avg_profit_per_opportunity=(profit / priced).quantize(Decimal("0.01")) if priced else None,
         )
+
+    def _cached_totals(self, s: Session, q: OpportunityQuery) -> tuple[int, int, int, Decimal, Decimal]:
+        if self.summary_ttl <= 0:
+            return self._totals(s, q)
+        key = (
+            tuple(q.chains or ()),
+            tuple(q.opportunity_types or ()),
+            (q.bot_address or "").lower(),
+            q.min_profit,
+            _naive_utc(q.start_time),
+            _naive_utc(q.end_time),
+        )
+        now = time.monotonic()
+        with self._summary_lock:
+            hit = self._summary_cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = self._totals(s, q)
+        with self._summary_lock:
+            if len(self._summary_cache) >= 4096:
+                self._summary_cache.clear()
+            self._summary_cache[key] = (now + self.summary_ttl, value)
+        return value
 
     def _totals(self, s: Session, q: OpportunityQuery) -> tuple[int, int, int, Decimal, Decimal]:
         """(rows, counted, priced, sum profit, sum victim loss) over the filtered set.

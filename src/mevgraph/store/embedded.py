@@ -40,7 +40,8 @@ class EmbeddedStore(SqlStore):
 
     dialect = "duckdb"
 
-    def __init__(self, directory: str | Path, *, upgrade: bool = True) -> None:
+    def __init__(self, directory: str | Path, *, upgrade: bool = True, summary_ttl: float = 1.0) -> None:
+        super().__init__(summary_ttl)
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         self.url = str(path.resolve())

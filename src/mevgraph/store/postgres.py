@@ -97,7 +97,10 @@ class PostgresStore(SqlStore):
 
     dialect = "postgres"
 
-    def __init__(self, url: str, *, pool_size: int = 16, upgrade: bool = True) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 16, upgrade: bool = True, summary_ttl: float = 1.0
+    ) -> None:
+        super().__init__(summary_ttl)
         self.url = url
         self._cache: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._external: Any = None
