@@ -28,12 +28,14 @@ build/contracts/.built: node_modules/.installed contracts/build.mjs $(wildcard c
 DEMO_OUT ?= out/demo
 DEMO_BLOCKS ?= 120
 DEMO_PORT ?= 8000
-DEMO_SERVE ?= 0
+DEMO_SERVE ?=
+DEMO_SERVE_BATCH ?= 60
 
 ## demo: detect MEV in the real mainnet blocks (or DATA=path) and print a table; run the local
 ## testbed (a real node with MEV bots) and score detection against its ground truth; store both in
 ## the embedded store (no server to install) and serve the REST API with a ready-made key
-## (DEMO_SERVE=N stops serving after N seconds; 0 = until Ctrl-C)
+## (in a terminal it serves until Ctrl-C; without one -- CI, a pipe -- for DEMO_SERVE_BATCH seconds;
+## DEMO_SERVE=N forces N seconds)
 demo: setup
 	$(VENV)/bin/mevgraph inspect $(DATA)
 	$(VENV)/bin/mevgraph sim run --blocks $(DEMO_BLOCKS) --seed 1 --out $(DEMO_OUT)
@@ -43,8 +45,9 @@ demo: setup
 	$(VENV)/bin/mevgraph ingest --store $(DEMO_OUT)/store $(DATA) --no-progress
 	$(VENV)/bin/mevgraph ingest --store $(DEMO_OUT)/store $(DEMO_OUT)/blocks
 	@echo "testbed findings as HTML: $(DEMO_OUT)/findings.html"
-	KEY=$$($(VENV)/bin/mevgraph apikey create --store $(DEMO_OUT)/store --scope read --name demo | tail -n 1) && \
-	  $(VENV)/bin/mevgraph serve --store $(DEMO_OUT)/store --port $(DEMO_PORT) --show-key "$$KEY" --for-seconds $(DEMO_SERVE)
+	KEY=$$($(VENV)/bin/mevgraph apikey create --store $(DEMO_OUT)/store --scope read --name demo | tail -n 1) || exit 1; \
+	  SECS="$(DEMO_SERVE)"; if [ -z "$$SECS" ]; then if [ -t 0 ]; then SECS=0; else SECS=$(DEMO_SERVE_BATCH); fi; fi; \
+	  $(VENV)/bin/mevgraph serve --store $(DEMO_OUT)/store --port $(DEMO_PORT) --show-key "$$KEY" --for-seconds $$SECS
 
 ## test: lint and types, then the whole suite against real blocks and a real local node
 test: setup
