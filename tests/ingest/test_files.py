@@ -118,7 +118,7 @@ def test_iter_block_files_records_unreadable_files(tmp_path: Path) -> None:
 
 
 def _gz(data: bytes) -> bytes:
-    return gzip.compress(data)
+    return gzip.compress(data, mtime=0)  # stable bytes: xdist workers must agree on test ids
 
 
 @pytest.mark.parametrize(
