@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mevgraph.decode.abi import selector
+from mevgraph.pricing.amm import get_amount_out
 from tests.node import ROOT, AnvilNode
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "build_v2_sandwich",
     "record_bundle",
     "sandwich_bundle",
-    "v2_amount_out",
 ]
 
 _NPM = ROOT / "node_modules"
@@ -60,12 +60,6 @@ def _uint_word(v: int) -> str:
 
 def _call_data(signature: str, *words: str) -> str:
     return selector(signature) + "".join(words)
-
-
-def v2_amount_out(amount_in: int, reserve_in: int, reserve_out: int) -> int:
-    """UniswapV2Library.getAmountOut (0.3% fee), exact integer math."""
-    x = amount_in * 997
-    return x * reserve_out // (reserve_in * 1000 + x)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,11 +177,11 @@ def stage_v2_sandwich(
 
     r0, r1 = _reserves(node, pool.pair)
     r_in, r_out = (r0, r1) if zero_for_one else (r1, r0)
-    front_out = v2_amount_out(front_in, r_in, r_out)
+    front_out = get_amount_out(front_in, r_in, r_out)
     r_in, r_out = r_in + front_in, r_out - front_out
-    victim_out = v2_amount_out(victim_in, r_in, r_out)
+    victim_out = get_amount_out(victim_in, r_in, r_out)
     r_in, r_out = r_in + victim_in, r_out - victim_out
-    back_out = v2_amount_out(front_out, r_out, r_in)
+    back_out = get_amount_out(front_out, r_out, r_in)
     if back_out <= front_in:
         raise RuntimeError("staged sandwich would not be profitable; pick other amounts")
 

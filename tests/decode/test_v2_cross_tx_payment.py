@@ -26,8 +26,9 @@ from mevgraph.decode.decoder import DecodedBlock, decode_block
 from mevgraph.detection.base import Kind
 from mevgraph.ingest.files import block_from_object, read_block_file
 from mevgraph.pipeline import inspect_blocks
+from mevgraph.pricing.amm import get_amount_out
 from tests.node import AnvilNode, anvil_node
-from tests.scenarios import V2Pool, deploy_v2_pool, record_bundle, v2_amount_out
+from tests.scenarios import V2Pool, deploy_v2_pool, record_bundle
 
 ANVIL_BUNDLE = Path(__file__).resolve().parents[1] / "data" / "anvil_v2_sandwich.json"
 
@@ -158,9 +159,9 @@ def _stage_stale(node: AnvilNode) -> StaleScenario:
         _wait(node, h)
     r0, r1 = 100 * e, 200 * e  # deploy_v2_pool's liquidity
     r0 += stale1  # sync
-    out1 = v2_amount_out(pay1, r0, r1)
+    out1 = get_amount_out(pay1, r0, r1)
     r0, r1 = r0 + pay1, r1 - out1
-    out2 = v2_amount_out(pay2, r0, r1)
+    out2 = get_amount_out(pay2, r0, r1)
 
     def transfer(amount: int) -> str:
         return selector("transfer(address,uint256)") + _word_addr(pair) + _word(amount)

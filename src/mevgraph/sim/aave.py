@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -253,18 +253,10 @@ class AaveMarket:
 def _run(chain: Chain, txs: Sequence[Tx], what: str) -> list[dict[str, Any]]:
     """Send ``txs`` in one batch and wait for their receipts; raise if any was rejected or reverted.
 
-    Nonces are set explicitly: anvil serves a batch concurrently, so letting it pick them gives
-    two transactions of one sender the same nonce ("replacement transaction underpriced").
+    :meth:`Chain.send_many` numbers each sender's nonces (anvil serves a batch concurrently).
     """
-    senders = sorted({t.frm for t in txs})
-    counts = chain.batch([("eth_getTransactionCount", [a, "pending"]) for a in senders])
-    nonce = {a: int(n, 16) for a, n in zip(senders, counts, strict=True)}
-    numbered: list[Tx] = []
-    for t in txs:
-        numbered.append(replace(t, nonce=nonce[t.frm]))
-        nonce[t.frm] += 1
     hashes: list[str] = []
-    for i, h in enumerate(chain.send_many(numbered)):
+    for i, h in enumerate(chain.send_many(txs)):
         if not isinstance(h, str):
             raise Reverted(f"{what}: tx {i} rejected: {h}")
         hashes.append(h)

@@ -14,33 +14,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from mevgraph.pricing.amm import get_amount_out
 from mevgraph.sim.abi import decode
 from mevgraph.sim.agents.base import Pending
 
 __all__ = [
     "RouterSwap",
     "V2Book",
-    "amount_out",
-    "amount_in",
     "decode_router_swap",
     "predicted_order",
     "ROUTER_SWAPS",
 ]
-
-
-def amount_out(a_in: int, r_in: int, r_out: int) -> int:
-    """UniswapV2Library.getAmountOut: exact integer math, 0.3 % fee."""
-    if a_in <= 0 or r_in <= 0 or r_out <= 0:
-        return 0
-    x = a_in * 997
-    return x * r_out // (r_in * 1000 + x)
-
-
-def amount_in(a_out: int, r_in: int, r_out: int) -> int:
-    """UniswapV2Library.getAmountIn (rounds up); huge when ``a_out >= r_out``."""
-    if a_out >= r_out:
-        return 1 << 255
-    return r_in * a_out * 1000 // ((r_out - a_out) * 997) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,16 +103,16 @@ class V2Book:
 
     def quote(self, pair: str, token_in: str, a_in: int) -> int:
         t0, r0, r1 = self.reserves[pair]
-        return amount_out(a_in, r0, r1) if token_in == t0 else amount_out(a_in, r1, r0)
+        return get_amount_out(a_in, r0, r1) if token_in == t0 else get_amount_out(a_in, r1, r0)
 
     def swap(self, pair: str, token_in: str, a_in: int) -> int:
         """Apply one exact-input swap on ``pair``; returns the output amount."""
         t0, r0, r1 = self.reserves[pair]
         if token_in == t0:
-            out = amount_out(a_in, r0, r1)
+            out = get_amount_out(a_in, r0, r1)
             self.reserves[pair] = (t0, r0 + a_in, r1 - out)
         else:
-            out = amount_out(a_in, r1, r0)
+            out = get_amount_out(a_in, r1, r0)
             self.reserves[pair] = (t0, r0 - out, r1 + a_in)
         return out
 
