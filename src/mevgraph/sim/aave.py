@@ -26,7 +26,7 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from mevgraph.sim.abi import arg_types, decode, encode_args, encode_call
-from mevgraph.sim.chain import Chain, Reverted, Tx
+from mevgraph.sim.chain import Chain, Tx
 from mevgraph.sim.node import ROOT
 
 __all__ = [
@@ -251,32 +251,8 @@ class AaveMarket:
 
 # -- deployment --------------------------------------------------------------------------------
 def _run(chain: Chain, txs: Sequence[Tx], what: str) -> list[dict[str, Any]]:
-    """Send ``txs`` in one batch and wait for their receipts; raise if any was rejected or reverted.
-
-    :meth:`Chain.send_many` numbers each sender's nonces (anvil serves a batch concurrently).
-    """
-    hashes: list[str] = []
-    for i, h in enumerate(chain.send_many(txs)):
-        if not isinstance(h, str):
-            raise Reverted(f"{what}: tx {i} rejected: {h}")
-        hashes.append(h)
-    receipts = _mined(chain, hashes)
-    for i, r in enumerate(receipts):
-        if r["status"] != "0x1":
-            raise Reverted(f"{what}: tx {i} ({r['transactionHash']}) reverted")
-    return receipts
-
-
-def _mined(chain: Chain, hashes: Sequence[str]) -> list[dict[str, Any]]:
-    """Receipts of ``hashes``; on a node without automine, mine blocks until they are all in."""
-    if chain.rpc("anvil_getAutomine"):
-        return chain.receipts(hashes)
-    for _ in range(len(hashes)):  # one block holds them all unless their gas exceeds its limit
-        chain.mine()
-        res = chain.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
-        if all(r is not None for r in res):
-            return res
-    raise TimeoutError(f"{len(hashes)} transactions not mined after {len(hashes)} blocks")
+    """Send ``txs``, get them mined (with or without automine), raise if any failed."""
+    return chain.run_all(txs, what)
 
 
 def _create(admin: str, code: bytes, args: bytes = b"", gas: int = 8_000_000) -> Tx:
@@ -304,7 +280,8 @@ def deploy_aave(
     automine each round is mined with ``evm_mine`` (taking along whatever else is pending).
 
     Raises:
-        Reverted: a deployment or configuration transaction failed (the message names the step).
+        Reverted: a deployment or configuration transaction reverted (the message names the step).
+        RuntimeError: the node refused a transaction.
     """
     admin = admin.lower()
     enc = encode_args

@@ -171,6 +171,47 @@ class Chain:
         res = self.batch([("eth_getBlockReceipts", [hex(n)]) for n in range(first, last + 1)])
         return {str(r["transactionHash"]).lower(): r for rs in res for r in (rs or [])}
 
+    def run_all(
+        self, txs: Sequence[Tx], what: str = "transactions", labels: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Send ``txs``, get them all mined, and return their receipts in order.
+
+        Setup work (deployments, funding) must not fail: a refused tx raises ``RuntimeError``, a
+        reverted one :class:`Reverted`, named by ``what`` and its label. Without automine, txs go
+        in rounds of 800 and each round is mined until the pool is empty (anvil's pool insertion
+        and mining slow down with thousands pending); receipts are then read per block.
+        """
+        if not txs:
+            return []
+        names = list(labels) if labels is not None else [f"tx {i}" for i in range(len(txs))]
+        automine = bool(self.rpc("anvil_getAutomine"))
+        first = self.block_number() + 1
+        sent: list[str | RpcError] = []
+        for i in range(0, len(txs), 800):
+            sent += self.send_many(txs[i : i + 800])
+            if not automine:
+                for _ in range(20):  # a full block leaves the rest for the next one
+                    self.mine()
+                    if self.pending_count() == 0:
+                        break
+        bad = [(n, h) for n, h in zip(names, sent, strict=True) if isinstance(h, RpcError)]
+        if bad:
+            raise RuntimeError(f"{what}: {len(bad)} txs refused, e.g. {bad[0][0]}: {bad[0][1]}")
+        hashes = [str(h).lower() for h in sent]
+        if automine:
+            receipts = self.receipts(hashes)
+        else:
+            by_hash = self.block_receipts(first, self.block_number())
+            missing = [h for h in hashes if h not in by_hash]
+            if missing:
+                raise RuntimeError(f"{what}: {len(missing)} txs not mined, e.g. {missing[0]}")
+            receipts = [by_hash[h] for h in hashes]
+        failed = [(n, r) for n, r in zip(names, receipts, strict=True) if r["status"] != "0x1"]
+        if failed:
+            n, r = failed[0]
+            raise Reverted(f"{what}: {len(failed)} txs reverted, e.g. {n}: tx {r['transactionHash']}")
+        return receipts
+
     def transact(self, tx: Tx, *, mine: bool = False) -> dict[str, Any]:
         """Send one tx and return its receipt, raising :class:`Reverted` if it failed."""
         h = self.send(tx)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mevgraph.sim.abi import encode_call
 from mevgraph.sim.agents.base import BlockCtx, Mined
-from mevgraph.sim.chain import Chain, Reverted, RpcError, Tx
+from mevgraph.sim.chain import Chain, RpcError, Tx
 from mevgraph.sim.v2sim import V2Book
 from mevgraph.sim.world import DEADLINE, World, v2_reserves, v3_slot0
 
@@ -185,30 +185,8 @@ class Env:
         )
 
     def run_setup(self, txs: list[Tx], what: str = "setup") -> list[dict[str, Any]]:
-        """Send ``txs``, mine until all are in, raise if any reverted (setup must not fail)."""
-        if not txs:
-            return []
-        # Small rounds: anvil's pool insertion and mining slow down with thousands pending.
-        first = self.chain.block_number() + 1
-        sent: list[str | RpcError] = []
-        for i in range(0, len(txs), 800):
-            sent += self.chain.send_many(txs[i : i + 800])
-            for _ in range(20):
-                self.chain.mine()
-                if self.chain.pending_count() == 0:
-                    break
-        bad = [(t, h) for t, h in zip(txs, sent, strict=True) if isinstance(h, RpcError)]
-        if bad:
-            raise RuntimeError(f"{what}: {len(bad)} txs refused, e.g. {bad[0][1]}")
-        hashes = [str(h).lower() for h in sent]
-        by_hash = self.chain.block_receipts(first, self.chain.block_number())
-        missing = [h for h in hashes if h not in by_hash]
-        if missing:
-            raise RuntimeError(f"{what}: {len(missing)} txs not mined, e.g. {missing[0]}")
-        receipts = [by_hash[h] for h in hashes]
-        failed = [r["transactionHash"] for r in receipts if r["status"] != "0x1"]
-        if failed:
-            raise Reverted(f"{what}: {len(failed)} txs reverted, e.g. {failed[0]}")
+        """Send ``txs``, mine until all are in, raise if any failed (setup must not fail)."""
+        receipts = self.chain.run_all(txs, what)
         self._head = self.chain.rpc("eth_getBlockByNumber", "latest", False)
         self._cache.clear()
         return receipts

@@ -53,7 +53,7 @@ from mevgraph.decode.pools import (
 from mevgraph.sim import artifacts as art
 from mevgraph.sim.aave import AaveAsset, AaveMarket, deploy_aave
 from mevgraph.sim.abi import decode, encode_args, encode_call
-from mevgraph.sim.chain import Chain, Reverted, RpcError, Tx
+from mevgraph.sim.chain import Chain, RpcError, Tx
 from mevgraph.sim.node import ROOT, Anvil
 
 __all__ = [
@@ -418,21 +418,8 @@ def _check_init_code_hashes() -> tuple[str, str]:
 
 
 def _block(chain: Chain, txs: Sequence[tuple[str, Tx]]) -> list[dict[str, Any]]:
-    """Send ``(label, tx)`` pairs, mine until all are included, return receipts; raise on revert."""
-    sent = chain.send_many([t for _, t in txs])
-    for (label, _), h in zip(txs, sent, strict=True):
-        if isinstance(h, RpcError):
-            raise RuntimeError(f"{label}: rejected: {h}")
-    hashes = [str(h) for h in sent]
-    for _ in range(10):  # a block that is full leaves the rest for the next one
-        chain.mine()
-        if chain.pending_count() == 0:
-            break
-    receipts = chain.receipts(hashes)
-    for (label, _), r in zip(txs, receipts, strict=True):
-        if r["status"] != "0x1":
-            raise Reverted(f"{label}: tx {r['transactionHash']} reverted")
-    return receipts
+    """Send ``(label, tx)`` pairs, mine until all are included, return receipts; raise on failure."""
+    return chain.run_all([t for _, t in txs], "world deployment", labels=[label for label, _ in txs])
 
 
 def _create(label: str, code: bytes, gas: int = 6_000_000) -> tuple[str, Tx]:
