@@ -127,7 +127,8 @@ class Extras(_Model):
     protocols: list[str] = Field(default_factory=list)
     pools: list[str] = Field(default_factory=list)
     coinbase_transfer_wei: str | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+    # the detector's evidence: only on ``/opportunities/{id}`` (null on list pages)
+    details: dict[str, Any] | None = None
 
 
 class Opportunity(_Model):
@@ -232,7 +233,7 @@ def opportunity_from_row(row: dict[str, Any]) -> Opportunity:
             protocols=_strs(row.get("protocols")),
             pools=_strs(row.get("pools")),
             coinbase_transfer_wei=_str_or_none(row.get("coinbase_transfer_wei")),
-            details=_json_obj(row.get("details")),
+            details=_json_obj(row["details"]) if "details" in row else None,
         ),
     )
 

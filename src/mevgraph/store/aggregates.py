@@ -76,6 +76,10 @@ __all__ = ["Session", "SqlStore", "TABLES", "MAX_LIMIT", "BOT_SORT_COLUMNS"]
 MAX_LIMIT = 1000
 """Largest page size the reads accept."""
 
+# A list page leaves out ``details`` (the detector's free-form evidence, most of a row's bytes);
+# :meth:`SqlStore.opportunity` returns it.
+LIST_COLUMNS = (*(c for c in OPPORTUNITY_COLUMNS if c != "details"), "created_at")
+
 JSON_COLUMNS = frozenset(
     {"profit_by_token", "details", "protocol_txs", "alternative_routes", "simulation_results"}
 )
@@ -498,8 +502,9 @@ class SqlStore:
                 raise ValueError(f"block hash {block.hash} is already stored at another height")
             touched = _Touched()
             reorged: tuple[int, ...] = ()
+            retracted: tuple[str, ...] = ()
             if stored:
-                reorged = self._remove_from(s, chain, block.number, touched)
+                reorged, retracted = self._remove_from(s, chain, block.number, touched)
             s.execute(
                 _BLOCK_INSERT,
                 {
@@ -524,16 +529,21 @@ class SqlStore:
             s.many(_OPPORTUNITY_INSERT, params)
             self._recompute(s, chain, touched, now)
         self._forget_summaries()
-        return IngestResult(written=len(rows), unchanged=False, reorged=reorged)
+        return IngestResult(written=len(rows), unchanged=False, reorged=reorged, retracted=retracted)
 
-    def _remove_from(self, s: Session, chain: str, height: int, touched: _Touched) -> tuple[int, ...]:
-        """Delete blocks ``>= height`` of ``chain`` and their opportunities (a reorg)."""
+    def _remove_from(
+        self, s: Session, chain: str, height: int, touched: _Touched
+    ) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        """Delete blocks ``>= height`` of ``chain`` and their opportunities (a reorg); returns
+        the heights removed and the removed opportunities' ids."""
         args = {"chain": chain, "n": height}
-        for bot, ts, protocols in s.all(
-            'SELECT bot_address, "timestamp", protocols FROM mev_opportunities '
-            "WHERE chain_id = :chain AND block_number >= :n",
+        removed: list[str] = []
+        for oid, bot, ts, protocols in s.all(
+            'SELECT id, bot_address, "timestamp", protocols FROM mev_opportunities '
+            "WHERE chain_id = :chain AND block_number >= :n ORDER BY block_number, id",
             args,
         ):
+            removed.append(str(oid))
             touched.opportunity(bot, ts, protocols)
         heights = []
         for number, ts, ptx in s.all(
@@ -545,7 +555,7 @@ class SqlStore:
             touched.block(ts, self._from_json(ptx))
         s.execute("DELETE FROM mev_opportunities WHERE chain_id = :chain AND block_number >= :n", args)
         s.execute("DELETE FROM blocks WHERE chain_id = :chain AND number >= :n", args)
-        return tuple(heights)
+        return tuple(heights), tuple(removed)
 
     def _recompute(
         self, s: Session, chain: str, touched: _Touched, now: datetime, summaries: bool = True
@@ -687,7 +697,7 @@ class SqlStore:
         params: dict[str, Any] = {"limit": q.limit, "offset": (q.page - 1) * q.limit}
         where = " AND ".join(self._filters(q, params)) or "TRUE"
         order = f"{_q(column)} {q.sort_order.upper()} NULLS LAST, id {q.sort_order.upper()}"
-        columns = (*OPPORTUNITY_COLUMNS, "created_at")
+        columns = LIST_COLUMNS
         with self._read() as s:
             rows = s.all(
                 f"SELECT {_cols(columns)} FROM mev_opportunities WHERE {where} "

@@ -52,6 +52,9 @@ class BlockRecord:
     tx_count: int
     # protocol label -> number of distinct txs that touched it (swaps, liquidity, liquidations)
     protocol_txs: dict[str, int] = field(default_factory=dict)
+    # hashes of this block's txs that a mempool monitor saw pending before the block; None when
+    # no monitor was watching (then nothing can be said about private flow)
+    pending_seen: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,7 @@ class IngestResult:
     written: int  # opportunities written for this block
     unchanged: bool  # the block was already stored with this hash
     reorged: tuple[int, ...] = ()  # heights whose orphaned rows were removed
+    retracted: tuple[str, ...] = ()  # ids of the orphaned opportunities removed by the reorg
 
 
 @dataclass(slots=True)
@@ -77,7 +81,8 @@ class OpportunityQuery:
 
 @dataclass(slots=True)
 class OpportunityPage:
-    rows: list[dict[str, Any]]  # spec columns + extras, snake_case, Decimals for money
+    # spec columns + extras, snake_case, Decimals for money; without ``details`` (see ``opportunity``)
+    rows: list[dict[str, Any]]
     total: int
     total_mev_extracted: Decimal
     total_victim_loss: Decimal

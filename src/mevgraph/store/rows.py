@@ -175,6 +175,14 @@ def opportunity_row(finding: Finding, block: BlockRecord, timestamp: int | None)
     protocol = finding.protocols[0] if finding.protocols else None
     trigger = finding.details.get("trigger_tx")
     private = finding.details.get("private_mempool")
+    method = "block"
+    if block.pending_seen is not None and finding.attacker_txs:
+        # A mempool monitor was watching: "mempool" when an attacker tx was public before the
+        # block (an alert could have been raised), and private flow when none of them was.
+        seen = [tx in block.pending_seen for tx in finding.attacker_txs]
+        method = "mempool" if any(seen) else "block"
+        if not isinstance(private, bool):
+            private = not all(seen)
     return {
         "id": opportunity_id(block.chain_id, block.hash, finding),
         "opportunity_type": kind,
@@ -197,7 +205,7 @@ def opportunity_row(finding: Finding, block: BlockRecord, timestamp: int | None)
         "bot_address": finding.contract or finding.searcher,
         "bot_name": None,
         "bot_type": KIND_FAMILY.get(kind, kind),
-        "detection_method": "block",
+        "detection_method": method,
         "confidence_score": Decimal(str(round(finding.confidence * 100, 2))).quantize(_CENT),
         "status": "reverted" if finding.status == Status.REVERTED else "executed",
         "usd_unpriced_reason": finding.unpriced_reason,
