@@ -17,7 +17,7 @@ from mevgraph.core.types import Block
 from mevgraph.decode.decoder import DecodedBlock
 from mevgraph.detection.base import Finding
 from mevgraph.pipeline import CONTEXT_BLOCKS, BlockError, InspectStats, inspect_blocks
-from mevgraph.store.base import BlockRecord, Store
+from mevgraph.store.base import BlockRecord, IngestResult, Store
 from mevgraph.store.rows import block_record
 
 __all__ = ["IngestStats", "ingest"]
@@ -34,10 +34,13 @@ class IngestStats:
     inspect: InspectStats = field(default_factory=InspectStats)
 
 
-def _record(d: DecodedBlock) -> BlockRecord:
+def _record(d: DecodedBlock, pending_seen: Callable[[Block], frozenset[str] | None] | None) -> BlockRecord:
     """The store's record of ``d`` (a missing hash becomes ``unknown:<number>``)."""
     b = d.block if d.block.hash else replace(d.block, hash=f"unknown:{d.block.number}")
-    return block_record(b, d)
+    rec = block_record(b, d)
+    if pending_seen is not None:
+        rec = replace(rec, pending_seen=pending_seen(d.block))
+    return rec
 
 
 def ingest(
@@ -46,10 +49,23 @@ def ingest(
     *,
     chunk: int = 64,
     on_written: Callable[[BlockRecord, int], None] | None = None,
+    on_block: Callable[[BlockRecord, list[Finding], IngestResult], None] | None = None,
+    pending_seen: Callable[[Block], frozenset[str] | None] | None = None,
+    context: list[Block] | None = None,
 ) -> IngestStats:
-    """Detect over ``blocks`` and write them into ``store``; returns counts."""
+    """Detect over ``blocks`` and write them into ``store``; returns counts.
+
+    Args:
+        on_written: called with each stored block's record and its number of opportunities.
+        on_block: called with each block's record, its findings and the store's answer (a live
+            follower publishes alerts and retractions from it).
+        pending_seen: the hashes of a block's txs that a mempool monitor saw pending (None when no
+            monitor watched); it decides ``detection_method`` and private flow per finding.
+        context: blocks just before ``blocks`` (already stored), for detectors that look back
+            (a live follower passes its last few blocks; see ``pipeline.CONTEXT_BLOCKS``).
+    """
     st = IngestStats()
-    context: list[Block] = []
+    context = list(context or [])[-CONTEXT_BLOCKS:]
     pending: list[Block | BlockError] = []
 
     def flush() -> None:
@@ -63,20 +79,23 @@ def ingest(
                 stats=st.inspect,
                 context=context,
                 batch_size=len(pending),
-                on_decoded=lambda d: records.append(_record(d)),
+                on_decoded=lambda d: records.append(_record(d, pending_seen)),
             )
         )
         by_block: dict[tuple[int, int], list[Finding]] = {}
         for f in found:
             by_block.setdefault((f.chain_id, f.block_number), []).append(f)
         for rec in records:
-            res = store.ingest_block(rec, by_block.get((rec.chain_id, rec.number), []))
+            block_findings = by_block.get((rec.chain_id, rec.number), [])
+            res = store.ingest_block(rec, block_findings)
             st.blocks += 1
             st.unchanged += res.unchanged
             st.opportunities += res.written
             st.reorged.extend(res.reorged)
             if on_written is not None:
                 on_written(rec, res.written)
+            if on_block is not None:
+                on_block(rec, block_findings, res)
         context = [b for b in pending if isinstance(b, Block)][-CONTEXT_BLOCKS:]
         pending.clear()
 
