@@ -10,7 +10,7 @@ seen and can detect a reorg. A block without a hash (some fixture files) is stor
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from mevgraph.core.types import Block
@@ -51,7 +51,7 @@ def ingest(
     on_written: Callable[[BlockRecord, int], None] | None = None,
     on_block: Callable[[BlockRecord, list[Finding], IngestResult], None] | None = None,
     pending_seen: Callable[[Block], frozenset[str] | None] | None = None,
-    context: list[Block] | None = None,
+    context: Sequence[Block] = (),
 ) -> IngestStats:
     """Detect over ``blocks`` and write them into ``store``; returns counts.
 
@@ -65,11 +65,11 @@ def ingest(
             (a live follower passes its last few blocks; see ``pipeline.CONTEXT_BLOCKS``).
     """
     st = IngestStats()
-    context = list(context or [])[-CONTEXT_BLOCKS:]
+    look_back: list[Block] = list(context)[-CONTEXT_BLOCKS:]
     pending: list[Block | BlockError] = []
 
     def flush() -> None:
-        nonlocal context
+        nonlocal look_back
         if not pending:
             return
         records: list[BlockRecord] = []
@@ -77,7 +77,7 @@ def ingest(
             inspect_blocks(
                 pending,
                 stats=st.inspect,
-                context=context,
+                context=look_back,
                 batch_size=len(pending),
                 on_decoded=lambda d: records.append(_record(d, pending_seen)),
             )
@@ -96,7 +96,7 @@ def ingest(
                 on_written(rec, res.written)
             if on_block is not None:
                 on_block(rec, block_findings, res)
-        context = [b for b in pending if isinstance(b, Block)][-CONTEXT_BLOCKS:]
+        look_back = [*look_back, *(b for b in pending if isinstance(b, Block))][-CONTEXT_BLOCKS:]
         pending.clear()
 
     for b in blocks:
