@@ -27,8 +27,9 @@ Three steps, each timed:
    ``--redis``, limit raised out of the way; ``--workers N`` is passed on) with a key made by
    ``mevgraph apikey create``. ``--base-url URL --api-key KEY`` measures a server started
    otherwise instead.
-3. **Load generator.** ``--clients`` asyncio tasks, one keep-alive ``httpx.AsyncClient`` each,
-   send ``--requests`` requests per scenario after ``--warmup`` untimed ones:
+3. **Load generator.** ``--clients`` asyncio tasks (uvloop), one keep-alive HTTP/1.1 connection
+   each (a minimal client: :class:`_Conn`), send ``--requests`` requests per scenario after
+   ``--warmup`` untimed ones:
 
    * (a) ``default``: no filters (newest first);
    * (b) ``bot``: ``botAddress`` drawn from the stored bots weighted by their opportunity count;
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import io
@@ -494,30 +496,84 @@ class _Result:
     errors: int
 
 
+class _Conn:
+    """One keep-alive HTTP/1.1 connection doing GETs, one at a time.
+
+    Deliberately minimal (asyncio streams, ``Content-Length`` bodies, which is what uvicorn sends
+    for these responses): the load generator shares the cores with the server, and a general
+    client (httpx spends ~1 ms of CPU per request) would measure mostly itself."""
+
+    def __init__(self, host: str, port: int, key: str):
+        self.host, self.port = host, port
+        self.head = f"Host: {host}:{port}\r\nX-API-Key: {key}\r\nAccept: application/json\r\n\r\n".encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> tuple[int, bool]:
+        """(status, served from cache) of ``GET path``; the body is read and dropped."""
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self.head)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length, hit, close = 0, False, False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"x-cache":
+                hit = value.strip() == b"hit"
+            elif name == b"connection":
+                close = value.strip().lower() == b"close"
+        await self.reader.readexactly(length)
+        if close:
+            await self.close()
+        return status, hit
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
 async def _run(base: str, key: str, paths: list[str], clients: int) -> _Result:
     latencies: list[float] = []
     hits = errors = 0
     it = iter(paths)
+    target = httpx.URL(base)
 
     async def client() -> None:
         nonlocal hits, errors
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(
-            base_url=base, headers={"X-API-Key": key}, limits=limits, timeout=60
-        ) as c:
+        conn = _Conn(target.host, target.port or 80, key)
+        try:
             for path in it:
                 t = time.perf_counter()
-                r = await c.get(path)
-                await r.aread()
+                status, hit = await conn.get(path)
                 latencies.append((time.perf_counter() - t) * 1000)
-                if r.status_code != 200:
+                if status != 200:
                     errors += 1
-                elif r.headers.get("x-cache") == "hit":
+                elif hit:
                     hits += 1
+        finally:
+            await conn.close()
 
     t0 = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     return _Result(latencies, time.perf_counter() - t0, hits, errors)
+
+
+def _arun(coro: Any) -> Any:
+    """Run ``coro`` on uvloop when installed (it is, with uvicorn[standard]): less client CPU."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def _pct(xs: list[float], p: float) -> float:
@@ -589,9 +645,9 @@ def main() -> None:
             for scenario in args.scenarios.split(","):
                 cold = mode == "cold"
                 warm = [queries.path(scenario, cold) for _ in range(args.warmup)]
-                asyncio.run(_run(base, key, warm, args.clients))
+                _arun(_run(base, key, warm, args.clients))
                 paths = [queries.path(scenario, cold) for _ in range(args.requests)]
-                r = asyncio.run(_run(base, key, paths, args.clients))
+                r = _arun(_run(base, key, paths, args.clients))
                 lat = r.latencies_ms
                 results[f"{scenario}/{mode}"] = {
                     "p50_ms": round(_pct(lat, 50), 1),

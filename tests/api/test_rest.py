@@ -580,3 +580,14 @@ def test_health(store: SqlStore, redis_url: str) -> None:
     with TestClient(create_app(Down())) as c:  # type: ignore[arg-type]
         r = c.get("/v1/health")
         assert r.status_code == 503 and r.json()["store"] == "unreachable"
+
+
+def test_list_pages_match_the_response_model(client: TestClient, store: SqlStore) -> None:
+    """List pages are built as plain dicts for speed; they must be exactly what the declared
+    ``OpportunitiesResponse`` model (the OpenAPI schema) validates and dumps."""
+    from mevgraph.api.models import OpportunitiesResponse
+
+    for params in ({"limit": 500}, {"sortBy": "profit", "limit": 7, "page": 2}):
+        body = _get(client, "/v1/mev/opportunities", params)
+        assert body["opportunities"]
+        assert OpportunitiesResponse.model_validate(body).model_dump(by_alias=True) == body

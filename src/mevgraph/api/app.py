@@ -31,12 +31,21 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
+from orjson import dumps as orjson_dumps
 from pydantic import StringConstraints
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mevgraph import __version__
 from mevgraph.api.auth import KeyChecker, RateLimiter, key_identity
-from mevgraph.api.cache import DEFAULT_PREFIX, DEFAULT_TTL_S, ResponseCache, query_key, redis_client
+from mevgraph.api.cache import (
+    DEFAULT_PREFIX,
+    DEFAULT_TTL_S,
+    AsyncRedis,
+    ResponseCache,
+    query_key,
+    redis_client,
+)
 from mevgraph.api.models import (
     Bot,
     BotsResponse,
@@ -46,10 +55,10 @@ from mevgraph.api.models import (
     OpportunitiesResponse,
     Opportunity,
     Pagination,
-    Summary,
     bot_from_row,
     leakage_from_row,
     money,
+    opportunity_dict,
     opportunity_from_row,
 )
 from mevgraph.store.base import OPPORTUNITY_TYPES, BotQuery, OpportunityQuery, Store
@@ -167,8 +176,10 @@ def _cents_up(value: float) -> Decimal:
 class _Api:
     """What the routes share: the store, key checks, limiter and cache.
 
-    Handlers run in a thread pool; both store backends are thread-safe. A backend that is not
-    says so with ``thread_safe = False`` and is then called under a lock."""
+    The request path is asynchronous: key check (cached in-process), rate limit and cache
+    generation (one Redis round trip), cache lookup; only the store is called in a worker thread,
+    on a cache miss. Both store backends are thread-safe; a backend that is not says so with
+    ``thread_safe = False`` and is then called under a lock."""
 
     def __init__(
         self, store: Store, *, auth: bool, redis_url: str | None, rate: int, ttl: float, prefix: str
@@ -177,9 +188,10 @@ class _Api:
         self.auth = auth
         self.redis_url = redis_url
         self.redis = redis_client(redis_url) if redis_url else None
+        self.aredis = AsyncRedis(redis_url) if redis_url else None
         self.keys = KeyChecker(store)
         self.limiter = RateLimiter(rate, self.redis, prefix=prefix)
-        self.cache = ResponseCache(self.redis, prefix=prefix, ttl_s=ttl)
+        self.cache = ResponseCache(self.redis, prefix=prefix, ttl_s=ttl, aredis=self.aredis)
         self._lock = None if getattr(store, "thread_safe", True) else threading.Lock()
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -188,12 +200,15 @@ class _Api:
         with self._lock:
             return fn(*args)
 
-    def cached(self, endpoint: str, params: dict[str, Any], compute: Callable[[], bytes]) -> Response:
+    async def cached(
+        self, request: Request, endpoint: str, params: dict[str, Any], compute: Callable[[], bytes]
+    ) -> Response:
+        """The cached body of this query, else ``compute()`` (run in a worker thread) stored."""
         key = query_key(endpoint, params)
-        body, gen = self.cache.get(key)
+        body, gen = await self.cache.aget(key, getattr(request.state, "cache_generation", None))
         if body is None:
-            body = compute()
-            self.cache.put(key, body, gen)
+            body = await run_in_threadpool(compute)
+            await self.cache.aput(key, body, gen)
             state = "miss"
         else:
             state = "hit"
@@ -238,9 +253,11 @@ def create_app(
     app.state.api = api
     _install_error_handlers(app)
 
-    def guard(request: Request, key: Annotated[str | None, Security(API_KEY)] = None) -> None:
+    async def guard(request: Request, key: Annotated[str | None, Security(API_KEY)] = None) -> None:
         if key:
-            scopes = api.keys.scopes(key)
+            known, scopes = api.keys.peek(key)
+            if not known:
+                scopes = await run_in_threadpool(api.keys.scopes, key)
             if scopes is None:
                 raise ApiError(401, "unauthorized", "unknown or revoked API key")
             if "read" not in scopes:
@@ -250,7 +267,9 @@ def create_app(
             raise ApiError(401, "unauthorized", "missing X-API-Key header")
         else:
             identity = "ip:" + (request.client.host if request.client else "unknown")
-        verdict = api.limiter.hit(identity)
+        aredis = api.aredis.get() if api.aredis is not None else None
+        verdict, generation = await api.limiter.ahit(identity, aredis, api.cache.gen_key)
+        request.state.cache_generation = generation
         if not verdict.allowed:
             raise ApiError(
                 429,
@@ -262,7 +281,8 @@ def create_app(
     v1 = APIRouter(prefix="/v1/mev", dependencies=[Depends(guard)], responses=_ERRORS)
 
     @v1.get("/opportunities", response_model=OpportunitiesResponse, summary="MEV opportunities (spec 4.1)")
-    def opportunities(
+    async def opportunities(
+        request: Request,
         chains: Annotated[
             ChainList | None, Query(description="chain ids; repeat the parameter and/or separate by commas")
         ] = None,
@@ -311,19 +331,19 @@ def create_app(
         )
 
         def compute() -> bytes:
+            # orjson over plain dicts (the OpportunitiesResponse shape, checked by the tests):
+            # pydantic validation of a page cost more than the query.
             res = api.call(store.opportunities, q)
-            return (
-                OpportunitiesResponse(
-                    opportunities=[opportunity_from_row(r) for r in res.rows],
-                    pagination=Pagination(page=page, limit=limit, total=res.total),
-                    summary=Summary(
-                        total_mev_extracted=money(res.total_mev_extracted) or 0.0,
-                        total_victim_loss=money(res.total_victim_loss) or 0.0,
-                        avg_profit_per_opportunity=money(res.avg_profit_per_opportunity),
-                    ),
-                )
-                .model_dump_json(by_alias=True)
-                .encode()
+            return orjson_dumps(
+                {
+                    "opportunities": [opportunity_dict(r) for r in res.rows],
+                    "pagination": {"page": page, "limit": limit, "total": res.total},
+                    "summary": {
+                        "totalMevExtracted": money(res.total_mev_extracted) or 0.0,
+                        "totalVictimLoss": money(res.total_victim_loss) or 0.0,
+                        "avgProfitPerOpportunity": money(res.avg_profit_per_opportunity),
+                    },
+                }
             )
 
         params = {
@@ -338,7 +358,7 @@ def create_app(
             "page": page,
             "limit": limit,
         }
-        return api.cached("opportunities", params, compute)
+        return await api.cached(request, "opportunities", params, compute)
 
     @v1.get(
         "/opportunities/{id}", response_model=Opportunity, responses=_NOT_FOUND, summary="One opportunity"
@@ -350,7 +370,8 @@ def create_app(
         return opportunity_from_row(row)
 
     @v1.get("/bots", response_model=BotsResponse, summary="MEV bots")
-    def bots(
+    async def bots(
+        request: Request,
         chains: Annotated[
             ChainList | None, Query(description="chain ids; repeatable, commas allowed")
         ] = None,
@@ -381,7 +402,7 @@ def create_app(
             )
 
         params = {"chains": q.chains, "type": bot_type, "sort": sort_by, "order": sort_order}
-        return api.cached("bots", {**params, "page": page, "limit": limit}, compute)
+        return await api.cached(request, "bots", {**params, "page": page, "limit": limit}, compute)
 
     @v1.get("/bots/{address}", response_model=Bot, responses=_NOT_FOUND, summary="One bot")
     def bot(
@@ -396,7 +417,8 @@ def create_app(
         return bot_from_row(row)
 
     @v1.get("/leakage", response_model=LeakageResponse, summary="MEV leakage per protocol and day")
-    def leakage(
+    async def leakage(
+        request: Request,
         protocol: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
         chain: Annotated[str | None, Query(pattern=f"^{_CHAIN}$", description="chain id")] = None,
         start_date: Annotated[date | None, Query(alias="startDate", description="YYYY-MM-DD")] = None,
@@ -414,7 +436,7 @@ def create_app(
             )
 
         params = {"protocol": protocol, "chain": chain, "start": start_date, "end": end_date}
-        return api.cached("leakage", params, compute)
+        return await api.cached(request, "leakage", params, compute)
 
     @app.get(
         "/v1/health",

@@ -52,6 +52,16 @@ class KeyChecker:
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, tuple[str, ...] | None]] = {}
 
+    def peek(self, key: str) -> tuple[bool, tuple[str, ...] | None]:
+        """``(True, scopes)`` when the answer for ``key`` is cached and fresh, else ``(False,
+        None)`` -- the async API asks the store (in a thread) only then."""
+        ident = key_identity(key)
+        with self._lock:
+            hit = self._cache.get(ident)
+        if hit is not None and hit[0] > time.monotonic():
+            return True, hit[1]
+        return False, None
+
     def scopes(self, key: str) -> tuple[str, ...] | None:
         ident = key_identity(key)
         now = time.monotonic()
@@ -89,6 +99,31 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[int, int]] = {}  # identity -> (window index, count)
 
+    async def ahit(
+        self, identity: str, aredis: Any | None, read: str | None = None
+    ) -> tuple[Verdict, bytes | None]:
+        """Count a request and read the key ``read`` (the cache generation) in ONE Redis round
+        trip: ``MULTI; INCR; EXPIRE NX; TTL; GET; EXEC`` -- atomic, so a counter never lives
+        without its expiry. Returns the verdict and the value read (None without Redis or when
+        Redis fails; the limit is then counted in-process)."""
+        if aredis is not None:
+            now = time.time()
+            counter = f"{self.prefix}rl:{identity}:{int(now // WINDOW_S)}"
+            try:
+                pipe = aredis.pipeline(transaction=True)
+                pipe.incr(counter)
+                pipe.expire(counter, WINDOW_S, nx=True)
+                pipe.ttl(counter)
+                if read is not None:
+                    pipe.get(read)
+                res = await pipe.execute()
+                count, ttl = int(res[0]), int(res[2])
+                value = (bytes(res[3]) if res[3] is not None else b"0") if read is not None else None
+                return Verdict(count <= self.limit, count, self.limit, max(1, ttl)), value
+            except Exception as exc:
+                log.warning("rate limit via Redis failed, counting in-process: %s", exc)
+        return self._hit_local(identity, time.time()), None
+
     def hit(self, identity: str) -> Verdict:
         now = time.time()
         window = int(now // WINDOW_S)
@@ -98,6 +133,10 @@ class RateLimiter:
                 return Verdict(int(count) <= self.limit, int(count), self.limit, max(1, int(ttl)))
             except Exception as exc:  # count in-process rather than fail or stop limiting
                 log.warning("rate limit via Redis failed, counting in-process: %s", exc)
+        return self._hit_local(identity, now)
+
+    def _hit_local(self, identity: str, now: float) -> Verdict:
+        window = int(now // WINDOW_S)
         retry = max(1, int((window + 1) * WINDOW_S - now + 0.999))
         with self._lock:
             w, n = self._windows.get(identity, (window, 0))

@@ -13,6 +13,10 @@ Two backends:
   ``<prefix>q:<hash>`` holds ``<generation>|<json body>`` with ``EX ttl``. A lookup is one
   round trip (pipelined ``GET gen`` + ``GET entry``). Any Redis error degrades to "no cache" for
   that request -- the API answers from the store rather than failing.
+  The API's hot path is asynchronous: the generation comes back with the rate-limit counter in
+  the request's single Redis round trip (:meth:`~mevgraph.api.auth.RateLimiter.ahit`), and a
+  small per-process copy of recent entries (:meth:`ResponseCache.aget`, tagged with the
+  generation too) answers repeated queries without a second round trip.
 * in-process: an LRU of bounded size with per-entry expiry; its generation is process-wide
   (:data:`_LOCAL_GENERATION`), so :func:`invalidate_cache` called in the same process as the API
   (tests, an embedded deployment) takes effect immediately.
@@ -58,6 +62,29 @@ def redis_client(url: str) -> Any:
     return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
+class AsyncRedis:
+    """One ``redis.asyncio`` client per event loop (a client's connections belong to the loop
+    that opened them; test clients and ``uvicorn --workers`` each run their own loop)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._clients: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        import asyncio
+
+        import redis.asyncio as aioredis
+
+        loop = id(asyncio.get_running_loop())
+        with self._lock:
+            client = self._clients.get(loop)
+            if client is None:
+                client = aioredis.Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+                self._clients[loop] = client
+            return client
+
+
 def invalidate_cache(redis_url: str | None = None, *, prefix: str = DEFAULT_PREFIX) -> int:
     """Make every cached list answer stale; call after a block is stored.
 
@@ -97,15 +124,82 @@ class ResponseCache:
     """Cache of serialized JSON bodies, in Redis when ``redis`` is given, else in-process."""
 
     def __init__(
-        self, redis: Any | None = None, *, prefix: str = DEFAULT_PREFIX, ttl_s: float = DEFAULT_TTL_S
+        self,
+        redis: Any | None = None,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        ttl_s: float = DEFAULT_TTL_S,
+        aredis: AsyncRedis | None = None,
     ):
         self.redis: Any = redis
+        self.aredis = aredis
         self.prefix = prefix
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[int, float, bytes]] = OrderedDict()
+        # Redis mode: recent entries of this process, tagged with the Redis generation
+        self._near: OrderedDict[str, tuple[bytes, float, bytes]] = OrderedDict()
         self.hits = 0
         self.misses = 0
+
+    @property
+    def gen_key(self) -> str:
+        return self.prefix + "gen"
+
+    async def aget(self, key: str, generation: bytes | None) -> tuple[bytes | None, bytes]:
+        """Async :meth:`get`. ``generation`` is the Redis generation read in this request's
+        admission round trip (None when Redis is not used or failed): a local copy with that tag
+        answers at once; otherwise one ``GET`` of the shared entry."""
+        if self.aredis is None or generation is None or self.ttl_s <= 0:
+            return self.get(key) if self.aredis is None else (None, b"")
+        now = time.monotonic()
+        with self._lock:
+            near = self._near.get(key)
+            if near is not None and near[0] == generation and near[1] > now:
+                self._near.move_to_end(key)
+                self.hits += 1
+                return near[2], generation
+        try:
+            raw = await self.aredis.get().get(self.prefix + "q:" + key)
+        except Exception as exc:
+            log.warning("cache read failed: %s", exc)
+            return None, b""
+        body: bytes | None = None
+        if raw is not None:
+            tag, _, rest = bytes(raw).partition(b"|")
+            if tag == generation:
+                body = rest
+                self._keep_near(key, generation, body)
+        with self._lock:
+            if body is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+        return body, generation
+
+    async def aput(self, key: str, body: bytes, generation: bytes) -> None:
+        """Async :meth:`put` (the in-process backend is synchronous anyway)."""
+        if self.ttl_s <= 0:
+            return
+        if self.aredis is None:
+            self.put(key, body, generation)
+            return
+        if not generation:
+            return
+        self._keep_near(key, generation, body)
+        try:
+            await self.aredis.get().set(
+                self.prefix + "q:" + key, generation + b"|" + body, px=int(self.ttl_s * 1000)
+            )
+        except Exception as exc:
+            log.warning("cache write failed: %s", exc)
+
+    def _keep_near(self, key: str, generation: bytes, body: bytes) -> None:
+        with self._lock:
+            self._near[key] = (generation, time.monotonic() + self.ttl_s, body)
+            self._near.move_to_end(key)
+            while len(self._near) > _LOCAL_MAX_ENTRIES:
+                self._near.popitem(last=False)
 
     def get(self, key: str) -> tuple[bytes | None, bytes]:
         """The cached body of ``key`` (None on a miss) and the generation seen.

@@ -24,6 +24,7 @@ __all__ = [
     "Leakage",
     "LeakageResponse",
     "Health",
+    "opportunity_dict",
     "opportunity_from_row",
     "bot_from_row",
     "leakage_from_row",
@@ -192,50 +193,59 @@ def _json_obj(value: Any) -> dict[str, Any]:
     return _json_safe(dict(value)) if isinstance(value, dict) else {}
 
 
-def opportunity_from_row(row: dict[str, Any]) -> Opportunity:
+def opportunity_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """The wire form (camelCase) of a store row, exactly what :class:`Opportunity` dumps.
+
+    List pages serialize these dicts with orjson directly: validating fifty nested models per
+    request cost more CPU than the database query (see ``benchmarks/api_latency.py``). The
+    API's tests check that every dict validates as an :class:`Opportunity` and dumps back equal."""
     profit_by_token = _json_obj(row.get("profit_by_token"))
-    return Opportunity(
-        id=str(row["id"]),
-        opportunity_type=str(row["opportunity_type"]),
-        chain_id=str(row["chain_id"]),
-        block_number=int(row["block_number"]),
-        timestamp=iso_time(row.get("timestamp")),
-        transactions=Transactions(
-            target_tx_hash=row.get("target_tx_hash"), mev_tx_hashes=_strs(row.get("mev_tx_hashes"))
-        ),
-        tokens=Tokens(addresses=_strs(row.get("token_addresses")), symbols=_strs(row.get("token_symbols"))),
-        protocol=ProtocolInfo(
-            protocol_id=row.get("protocol_id"),
-            protocol_name=row.get("protocol_name"),
-            dex_name=row.get("dex_name"),
-        ),
-        financials=Financials(
-            mev_profit_usd=money(row.get("mev_profit_usd")),
-            victim_loss_usd=money(row.get("victim_loss_usd")),
-            gas_cost_usd=money(row.get("gas_cost_usd")),
-            net_profit_usd=money(row.get("net_profit_usd")),
-        ),
-        bot=BotRef(address=row.get("bot_address"), name=row.get("bot_name"), type=row.get("bot_type")),
-        detection=Detection(
-            method=row.get("detection_method"), confidence_score=money(row.get("confidence_score"))
-        ),
-        status=row.get("status"),
-        extras=Extras(
-            block_hash=row.get("block_hash"),
-            finding_id=row.get("finding_id"),
-            counted=row.get("counted"),
-            victim_txs=_strs(row.get("victim_txs")),
-            profit_by_token={str(k): str(v) for k, v in profit_by_token.items()},
-            usd_unpriced_reason=row.get("usd_unpriced_reason"),
-            searcher=row.get("searcher"),
-            contract=row.get("contract"),
-            nested_in=row.get("nested_in"),
-            protocols=_strs(row.get("protocols")),
-            pools=_strs(row.get("pools")),
-            coinbase_transfer_wei=_str_or_none(row.get("coinbase_transfer_wei")),
-            details=_json_obj(row["details"]) if "details" in row else None,
-        ),
-    )
+    confidence = row.get("confidence_score")
+    return {
+        "id": str(row["id"]),
+        "opportunityType": str(row["opportunity_type"]),
+        "chainId": str(row["chain_id"]),
+        "blockNumber": int(row["block_number"]),
+        "timestamp": iso_time(row.get("timestamp")),
+        "transactions": {
+            "targetTxHash": row.get("target_tx_hash"),
+            "mevTxHashes": _strs(row.get("mev_tx_hashes")),
+        },
+        "tokens": {"addresses": _strs(row.get("token_addresses")), "symbols": _strs(row.get("token_symbols"))},
+        "protocol": {
+            "protocolId": row.get("protocol_id"),
+            "protocolName": row.get("protocol_name"),
+            "dexName": row.get("dex_name"),
+        },
+        "financials": {
+            "mevProfitUsd": money(row.get("mev_profit_usd")),
+            "victimLossUsd": money(row.get("victim_loss_usd")),
+            "gasCostUsd": money(row.get("gas_cost_usd")),
+            "netProfitUsd": money(row.get("net_profit_usd")),
+        },
+        "bot": {"address": row.get("bot_address"), "name": row.get("bot_name"), "type": row.get("bot_type")},
+        "detection": {"method": row.get("detection_method"), "confidenceScore": money(confidence)},
+        "status": row.get("status"),
+        "extras": {
+            "blockHash": row.get("block_hash"),
+            "findingId": row.get("finding_id"),
+            "counted": row.get("counted"),
+            "victimTxs": _strs(row.get("victim_txs")),
+            "profitByToken": {str(k): str(v) for k, v in profit_by_token.items()},
+            "usdUnpricedReason": row.get("usd_unpriced_reason"),
+            "searcher": row.get("searcher"),
+            "contract": row.get("contract"),
+            "nestedIn": row.get("nested_in"),
+            "protocols": _strs(row.get("protocols")),
+            "pools": _strs(row.get("pools")),
+            "coinbaseTransferWei": _str_or_none(row.get("coinbase_transfer_wei")),
+            "details": _json_obj(row["details"]) if "details" in row else None,
+        },
+    }
+
+
+def opportunity_from_row(row: dict[str, Any]) -> Opportunity:
+    return Opportunity.model_validate(opportunity_dict(row))
 
 
 # --- bots ------------------------------------------------------------------------------------
