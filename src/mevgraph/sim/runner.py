@@ -30,7 +30,7 @@ from mevgraph.sim.mempool import MempoolWatcher
 if TYPE_CHECKING:
     from mevgraph.sim.env import Env
 
-__all__ = ["Sim", "SimStats", "fetch_bundle"]
+__all__ = ["Sim", "SimHooks", "SimStats", "fetch_bundle"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,20 @@ def fetch_bundle(chain: Any, number: int) -> dict[str, Any]:
     return {"block": blk, "receipts": receipts, "traces": traces}
 
 
+@dataclass(slots=True)
+class SimHooks:
+    """Callbacks for observers of a run (the live-pipeline benchmark and tests).
+
+    ``on_sent(hashes, unix_time, public)`` after txs were broadcast (``public`` False for
+    private order flow); ``before_mine(number, public_hashes)`` when every agent has sent and
+    the block is about to be mined (an observer may wait here, as a real slot would);
+    ``after_mine(mined, unix_time)`` right after the node mined it."""
+
+    on_sent: Callable[[list[str], float, bool], None] | None = None
+    before_mine: Callable[[int, set[str]], None] | None = None
+    after_mine: Callable[[Any, float], None] | None = None
+
+
 class Sim:
     """Runs ``agents`` on ``env``; ``searchers`` are those with a ``react`` phase."""
 
@@ -69,6 +83,7 @@ class Sim:
         out_dir: Path | None = None,
         record_traces: bool = True,
         seed: int = 0,
+        hooks: SimHooks | None = None,
     ) -> None:
         import random
 
@@ -79,6 +94,7 @@ class Sim:
         self.record_traces = record_traces
         self.rng = random.Random(f"{seed}/sim")
         self.stats = SimStats()
+        self.hooks = hooks or SimHooks()
         self._watchers: dict[str, MempoolWatcher] = {}
         for a in self.searchers:
             op = a.operator or a.name
@@ -105,8 +121,9 @@ class Sim:
         self.close()
 
     # -- one block -----------------------------------------------------------------------------
-    def _send(self, plans: list[Plan]) -> list[str]:
+    def _send(self, plans: list[Plan], *, public: bool = True) -> list[str]:
         sent = [p for p in plans if p.hash is None and p.error is None]
+        t_sent = time.time()
         res = self.env.chain.send_many([p.tx for p in sent])
         hashes = []
         for p, r in zip(sent, res, strict=True):
@@ -117,6 +134,8 @@ class Sim:
             else:
                 p.hash = str(r).lower()
                 hashes.append(p.hash)
+        if self.hooks.on_sent is not None and hashes:
+            self.hooks.on_sent(hashes, t_sent, public)
         return hashes
 
     def _call(self, agent: Agent, fn: Callable[..., list[Any]], *args: Any) -> list[Any]:
@@ -156,7 +175,7 @@ class Sim:
             public.update(self._send([p for p in ps if not p.private]))
             private.extend(p for p in ps if p.private)
         # The builder adds private order flow after every searcher decided.
-        self._send(private)
+        self._send(private, public=False)
         if self._mempool_fh is not None:
             for op_view in seen.values():
                 for p in op_view:
@@ -165,7 +184,11 @@ class Sim:
                             orjson.dumps({"hash": p.hash, "block": blk.number, "seq": p.seq}) + b"\n"
                         )
                 break  # one watcher's log is the public mempool's
+        if self.hooks.before_mine is not None:
+            self.hooks.before_mine(blk.number, public)
         mined = env.mine(blk)
+        if self.hooks.after_mine is not None:
+            self.hooks.after_mine(mined, time.time())
         for w in self._watchers.values():
             w.forget(set(mined.order))
         # Phase 3: settle.
