@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +93,7 @@ class Env:
         self._pair_index = {(p.dex, p.token0, p.token1): p.address for p in world.v2_pairs}
         self._head: dict[str, Any] = chain.rpc("eth_getBlockByNumber", "latest", False)
         self._cache: dict[str, Any] = {}
+        self.mined_at: float | None = None
         self.base_fee = 10 * GWEI
         self.block_time = 12
 
@@ -111,6 +113,7 @@ class Env:
     def mine(self, blk: BlockCtx) -> Mined:
         """Mine everything pending into one block; anything left (it should not be) is dropped."""
         self.chain.mine(blk.timestamp)
+        self.mined_at = time.time()  # unix time the node returned from mining (for latency figures)
         head = self.chain.rpc("eth_getBlockByNumber", "latest", True)
         if self.chain.pending_count():
             self.chain.rpc("anvil_dropAllTransactions")
