@@ -32,22 +32,31 @@ DEMO_SERVE ?=
 DEMO_SERVE_BATCH ?= 60
 
 ## demo: detect MEV in the real mainnet blocks (or DATA=path) and print a table; run the local
-## testbed (a real node with MEV bots) and score detection against its ground truth; store both in
-## the embedded store (no server to install) and serve the REST API with a ready-made key
-## (in a terminal it serves until Ctrl-C; without one -- CI, a pipe -- for DEMO_SERVE_BATCH seconds;
-## DEMO_SERVE=N forces N seconds)
+## testbed (a real node with MEV bots) and score detection against its ground truth; store the real
+## blocks in the embedded store (no server to install); then start a live testbed chain and serve
+## REST + GraphQL on the store while following that chain: its mempool- and block-stage MEV alerts
+## are printed as they arrive (in a terminal until Ctrl-C; without one -- CI, a pipe -- for
+## DEMO_SERVE_BATCH seconds; DEMO_SERVE=N forces N seconds)
 demo: setup
 	$(VENV)/bin/mevgraph inspect $(DATA)
 	$(VENV)/bin/mevgraph sim run --blocks $(DEMO_BLOCKS) --seed 1 --out $(DEMO_OUT)
 	$(VENV)/bin/mevgraph sim score $(DEMO_OUT)
 	$(VENV)/bin/mevgraph inspect $(DEMO_OUT)/blocks --format html --out $(DEMO_OUT)/findings.html --no-progress
-	rm -rf $(DEMO_OUT)/store
-	$(VENV)/bin/mevgraph ingest --store $(DEMO_OUT)/store $(DATA) --no-progress
-	$(VENV)/bin/mevgraph ingest --store $(DEMO_OUT)/store $(DEMO_OUT)/blocks
 	@echo "testbed findings as HTML: $(DEMO_OUT)/findings.html"
+	rm -rf $(DEMO_OUT)/store $(DEMO_OUT)/live
+	$(VENV)/bin/mevgraph ingest --store $(DEMO_OUT)/store $(DATA) --no-progress
 	KEY=$$($(VENV)/bin/mevgraph apikey create --store $(DEMO_OUT)/store --scope read --name demo | tail -n 1) || exit 1; \
 	  SECS="$(DEMO_SERVE)"; if [ -z "$$SECS" ]; then if [ -t 0 ]; then SECS=0; else SECS=$(DEMO_SERVE_BATCH); fi; fi; \
-	  $(VENV)/bin/mevgraph serve --store $(DEMO_OUT)/store --port $(DEMO_PORT) --show-key "$$KEY" --for-seconds $$SECS
+	  $(VENV)/bin/mevgraph sim serve --seed 2 --block-time 4 --out $(DEMO_OUT)/live > $(DEMO_OUT)/live.log 2>&1 & SIM=$$!; \
+	  trap 'kill $$SIM 2>/dev/null; wait $$SIM 2>/dev/null' EXIT; \
+	  for i in $$(seq 1 180); do [ -f $(DEMO_OUT)/live/node.json ] && break; kill -0 $$SIM 2>/dev/null || break; sleep 1; done; \
+	  [ -f $(DEMO_OUT)/live/node.json ] || { cat $(DEMO_OUT)/live.log; exit 1; }; \
+	  RPC=$$($(PY) -c "import json;print(json.load(open('$(DEMO_OUT)/live/node.json'))['rpc'])"); \
+	  WS=$$($(PY) -c "import json;print(json.load(open('$(DEMO_OUT)/live/node.json'))['ws'])"); \
+	  $(VENV)/bin/mevgraph serve --store $(DEMO_OUT)/store --port $(DEMO_PORT) --show-key "$$KEY" --for-seconds $$SECS \
+	    --follow-rpc $$RPC --follow-ws $$WS --bots $(DEMO_OUT)/live/labels.json --chain-profile $(DEMO_OUT)/live/chain.json & SERVE=$$!; \
+	  sleep 4; $(VENV)/bin/mevgraph alerts --url ws://127.0.0.1:$(DEMO_PORT)/graphql --key "$$KEY" --for-seconds $$SECS; \
+	  wait $$SERVE
 
 ## test: lint and types, then the whole suite against real blocks and a real local node
 test: setup

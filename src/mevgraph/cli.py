@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -27,6 +27,10 @@ from mevgraph.core.types import Block
 from mevgraph.detection.base import Finding
 from mevgraph.pipeline import BlockError, InspectStats, inspect_blocks, read_block_or_error
 from mevgraph.report import findings_html, findings_table
+
+if TYPE_CHECKING:
+    from mevgraph.ingest.follow import FollowerStatus, FollowSpec
+    from mevgraph.store import Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="mevgraph: graph-centric MEV detection.")
 err = Console(stderr=True, soft_wrap=True)
@@ -299,6 +303,10 @@ def sim_serve(
     seed: Annotated[int, typer.Option(help="Seed of the agents' behaviour.")] = 1,
     block_time: Annotated[float, typer.Option(help="Seconds between blocks.")] = 2.0,
     blocks: Annotated[int, typer.Option(help="Stop after this many blocks (0 = until Ctrl-C).")] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write node.json (URLs), chain.json and labels.json here for followers."),
+    ] = None,
 ) -> None:
     """Keep a chain producing MEV live; prints its JSON-RPC and WebSocket URLs."""
     import time as _time
@@ -310,6 +318,15 @@ def sim_serve(
         err.print(
             f"[bold]testbed live[/]: rpc {tb.node.url}  ws {tb.node.ws_url}  chain id {tb.env.world.chain_id}"
         )
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            labels: dict[str, object] = {}
+            for a in tb.agents:
+                labels.update(a.labels())
+            (out / "chain.json").write_text(json.dumps(tb.env.chain_profile(), indent=2))
+            (out / "labels.json").write_text(json.dumps(labels, indent=2, sort_keys=True))
+            node = {"rpc": tb.node.url, "ws": tb.node.ws_url, "chain_id": tb.env.world.chain_id}
+            (out / "node.json").write_text(json.dumps(node))  # last: readers wait for it
         err.print("Ctrl-C stops it (the node is stopped with it).")
         sys.stderr.flush()
         with Sim(tb.env, tb.agents, seed=seed) as sim:
@@ -409,8 +426,30 @@ def serve(
     show_key: Annotated[
         str | None, typer.Option(help="A key to print ready-made example requests with.")
     ] = None,
+    follow_rpc: Annotated[
+        list[str] | None,
+        typer.Option(help="Follow this node live in the server process (HTTP JSON-RPC; repeatable)."),
+    ] = None,
+    follow_ws: Annotated[
+        list[str] | None, typer.Option(help="The followed node's WebSocket URL (one per --follow-rpc).")
+    ] = None,
+    mempool: Annotated[
+        bool, typer.Option(help="Watch the followed nodes' mempools (mempool-stage alerts).")
+    ] = True,
+    bots: Annotated[
+        Path | None,
+        typer.Option(help="A labels.json (testbed) naming known bot addresses for the mempool monitor."),
+    ] = None,
+    chain_profile: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Chain profile JSON (tokens, routers, factories) for a followed chain not built in."
+        ),
+    ] = None,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs) over a store."""
+    """Serve the REST API (OpenAPI at /docs) and GraphQL (/graphql, with live alert
+    subscriptions) over a store; with --follow-rpc/--follow-ws the live pipeline runs in this
+    process (the way to follow a node with the embedded store, which has one writer)."""
     import threading
 
     import uvicorn
@@ -447,13 +486,42 @@ def serve(
         )
         return
     from mevgraph.api.app import create_app
+    from mevgraph.ingest.bus import open_bus
 
-    config = uvicorn.Config(
-        create_app(st, auth=not no_auth, redis_url=redis, rate_limit_per_minute=rate_limit),
-        host=host,
-        port=port,
-        log_level="warning",
-    )
+    for prof in chain_profile or []:
+        try:
+            apply_chain_profile(prof)
+        except (OSError, ValueError, KeyError) as exc:
+            raise typer.BadParameter(f"chain profile {prof}: {exc}") from exc
+    bus = open_bus(redis)
+    web = create_app(st, auth=not no_auth, redis_url=redis, rate_limit_per_minute=rate_limit, bus=bus)
+    rpcs, wss = list(follow_rpc or []), list(follow_ws or [])
+    if len(rpcs) != len(wss):
+        raise typer.BadParameter("give one --follow-ws per --follow-rpc")
+    if rpcs:
+        from mevgraph.api.cache import invalidate_cache
+        from mevgraph.api.live import LiveOptions, attach_live
+        from mevgraph.ingest.follow import FollowSpec
+        from mevgraph.ingest.mempool import bots_from_labels
+
+        known = bots_from_labels(bots) if bots is not None else frozenset()
+        attach_live(
+            web,
+            st,
+            bus,
+            LiveOptions(
+                specs=[FollowSpec(r, w) for r, w in zip(rpcs, wss, strict=True)],
+                mempool=mempool,
+                known_bots=known,
+                status_redis=redis,
+                on_stored=lambda _rec: invalidate_cache(redis),
+            ),
+        )
+        err.print(f"following {', '.join(rpcs)} live" + (" with mempool monitoring" if mempool else ""))
+        err.print(
+            f"  live alerts: subscription alerts over ws://{host}:{port}/graphql (graphql-transport-ws)"
+        )
+    config = uvicorn.Config(web, host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     if for_seconds > 0:
         timer = threading.Timer(for_seconds, lambda: setattr(server, "should_exit", True))
@@ -503,3 +571,273 @@ def db_upgrade(store: StoreOpt = None) -> None:
     finally:
         st.close()
     err.print(f"{st.url}: " + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
+
+
+def _follow_line(s: FollowerStatus) -> str:
+    """One chain's status line: state, head, stored, lag, last block's latency, counters."""
+    color = {"connected": "green", "reconnecting": "yellow", "starting": "cyan"}.get(s.state, "white")
+    line = (
+        f"chain {s.chain_id if s.chain_id is not None else '?'} [{color}]{s.state}[/] {s.node}  "
+        f"head {s.head if s.head is not None else '-'}  stored {s.last_stored if s.last_stored is not None else '-'}"
+        f"  lag {s.lag if s.lag is not None else '-'}"
+        + (f"  last block {s.last_block_ms:.0f} ms" if s.last_block_ms is not None else "")
+        + f"  alerts {s.alerts_published}  reorgs {s.reorgs}  reconnects {s.reconnects}"
+    )
+    if s.state == "reconnecting" and s.last_error:
+        line += f"\n  [yellow]last error[/]: {s.last_error}"
+    return line
+
+
+async def _follow(
+    specs: list[FollowSpec],
+    st: Store,
+    redis: str | None,
+    for_seconds: float,
+    progress: bool,
+    options: dict[str, object],
+) -> list[FollowerStatus]:
+    import asyncio
+    import signal
+
+    from rich.live import Live
+    from rich.text import Text
+
+    from mevgraph.api.live import LiveOptions, run_live
+    from mevgraph.ingest.bus import open_bus
+    from mevgraph.ingest.follow import follower_statuses
+
+    bus = open_bus(redis)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if for_seconds > 0:
+        loop.call_later(for_seconds, stop.set)
+    on_stored = options.pop("on_stored", None)
+    live_options = LiveOptions(
+        specs=specs,
+        mempool=bool(options.pop("mempool", True)),
+        known_bots=frozenset(options.pop("known_bots", frozenset())),  # type: ignore[call-overload]
+        status_redis=redis,
+        on_stored=on_stored,  # type: ignore[arg-type]
+        follower_options=options,
+    )
+    task = asyncio.create_task(run_live(st, bus, live_options, stop))
+    try:
+        if progress and err.is_terminal:
+            with Live(console=err, refresh_per_second=4, transient=True) as live:
+                while not task.done():
+                    live.update(Text.from_markup("\n".join(_follow_line(s) for s in follower_statuses())))
+                    await asyncio.wait({task}, timeout=0.25)
+        elif progress:  # a log, not a terminal: a line whenever a chain's state changes
+            shown: dict[str, tuple[object, ...]] = {}
+            while not task.done():
+                for s in follower_statuses():
+                    key = (s.state, s.chain_id, s.reconnects, s.reorgs)
+                    if shown.get(s.node) != key:
+                        shown[s.node] = key
+                        err.print(_follow_line(s))
+                await asyncio.wait({task}, timeout=0.25)
+        followers = await task
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await bus.close()
+    return [f.status for f in followers]
+
+
+@app.command()
+def follow(
+    rpc: Annotated[list[str], typer.Option("--rpc", help="JSON-RPC URL of a node; repeat for more chains.")],
+    ws: Annotated[list[str], typer.Option("--ws", help="WebSocket URL of the same node, in --rpc order.")],
+    store: StoreOpt = None,
+    redis: Annotated[
+        str | None,
+        typer.Option(
+            "--redis",
+            envvar="MEVGRAPH_REDIS",
+            help="Redis URL: alerts are published there and the status mirrored for /v1/health "
+            "(without it alerts stay in this process).",
+        ),
+    ] = None,
+    from_: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--from",
+            help="First block of a chain the store has nothing of (once, or once per --rpc); "
+            "default: the node's head. Otherwise the follower resumes after the last stored block.",
+        ),
+    ] = None,
+    for_seconds: Annotated[float, typer.Option(help="Stop after this many seconds (0 = until Ctrl-C).")] = 0,
+    chain_profile: Annotated[
+        list[Path] | None,
+        typer.Option(help="Chain profile JSON (tokens, routers, factories) for a chain not built in."),
+    ] = None,
+    max_reorg_depth: Annotated[int, typer.Option(min=1, help="Stored blocks compared on a reorg.")] = 64,
+    progress: Annotated[bool, typer.Option(help="Show the status line on stderr.")] = True,
+    mempool: Annotated[
+        bool, typer.Option(help="Watch each node's mempool too (mempool-stage alerts, private flow).")
+    ] = True,
+    bots: Annotated[
+        Path | None,
+        typer.Option(help="A labels.json (testbed) naming known bot addresses for the mempool monitor."),
+    ] = None,
+) -> None:
+    """Follow nodes live: store every new block's findings and publish alerts.
+
+    One follower per --rpc/--ws pair (the chain id comes from the node), resuming after the last
+    stored block of its chain. Ctrl-C stops cleanly (the block being written is finished).
+    The embedded store (a directory) allows one writing process: to serve an API on it, run the
+    follower inside `mevgraph serve`; a separate `mevgraph follow` needs a PostgreSQL store.
+    """
+    import asyncio
+
+    from mevgraph.api.cache import invalidate_cache
+    from mevgraph.ingest.follow import FollowError, FollowSpec
+    from mevgraph.store import open_store
+
+    if len(rpc) != len(ws):
+        raise typer.BadParameter("give one --ws per --rpc (the same node's WebSocket URL)")
+    starts = list(from_ or [])
+    if len(starts) == 1:
+        starts *= len(rpc)
+    if starts and len(starts) != len(rpc):
+        raise typer.BadParameter("give --from once, or once per --rpc")
+    specs = [
+        FollowSpec(r, w, starts[i] if starts else None) for i, (r, w) in enumerate(zip(rpc, ws, strict=True))
+    ]
+    for prof in chain_profile or []:
+        try:
+            apply_chain_profile(prof)
+        except (OSError, ValueError, KeyError) as exc:
+            raise typer.BadParameter(f"chain profile {prof}: {exc}") from exc
+    st = open_store(store)
+    if not st.url.startswith("postgres"):
+        err.print(
+            f"[yellow]{st.url} is an embedded store: this process is its only writer; "
+            "to serve an API on it, run the follower inside `mevgraph serve`[/]"
+        )
+    if not redis:
+        err.print("[yellow]no --redis: alerts are published in this process only[/]")
+    from mevgraph.ingest.mempool import bots_from_labels
+
+    options: dict[str, object] = {"max_reorg_depth": max_reorg_depth, "mempool": mempool}
+    if bots is not None:
+        options["known_bots"] = bots_from_labels(bots)
+    if redis:
+        options["on_stored"] = lambda _rec: invalidate_cache(redis)
+    err.print(f"following {len(specs)} node(s) into {st.url}; Ctrl-C stops")
+    try:
+        statuses = asyncio.run(_follow(specs, st, redis, for_seconds, progress, options))
+    except FollowError as exc:
+        err.print(f"[red]stopped[/]: {exc}")
+        raise typer.Exit(code=2) from None
+    finally:
+        st.close()
+    for s in statuses:
+        err.print(
+            f"chain {s.chain_id}: stored {s.blocks_stored} blocks (last {s.last_stored}), "
+            f"{s.alerts_published} alerts published, {s.reorgs} reorgs, {s.reconnects} reconnects"
+        )
+
+
+_ALERTS_QUERY = """subscription($f: AlertFilterInput) {
+  alerts(filter: $f) {
+    id stage kind chainId blockNumber txs victimTxs bot pools profitUsd seenInMempool detectedAt
+  }
+}"""
+
+
+@app.command()
+def alerts(
+    url: Annotated[
+        str, typer.Option(help="The API's GraphQL WebSocket URL.")
+    ] = "ws://127.0.0.1:8000/graphql",
+    key: Annotated[str | None, typer.Option(envvar="MEVGRAPH_API_KEY", help="API key (scope read).")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="Only these kinds (sandwich, arbitrage...).")] = None,
+    stage: Annotated[
+        list[str] | None, typer.Option(help="Only these stages (mempool, block, retraction).")
+    ] = None,
+    min_profit_usd: Annotated[float | None, typer.Option(help="Only alerts worth at least this.")] = None,
+    for_seconds: Annotated[float, typer.Option(help="Stop after this many seconds (0 = until Ctrl-C).")] = 0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line instead of a table row.")
+    ] = False,
+) -> None:
+    """Print live MEV alerts as they arrive (a GraphQL subscription over graphql-transport-ws)."""
+    import asyncio
+    import time as _time
+
+    import websockets
+
+    variables: dict[str, object] = {"f": {}}
+    f: dict[str, object] = {}
+    if kind:
+        f["kinds"] = [k.upper() for k in kind]
+    if stage:
+        f["stages"] = list(stage)
+    if min_profit_usd is not None:
+        f["minProfitUsd"] = min_profit_usd
+    variables["f"] = f
+
+    async def run() -> None:
+        async with websockets.connect(
+            url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")]
+        ) as ws:
+            await ws.send(
+                json.dumps({"type": "connection_init", "payload": {"X-API-Key": key} if key else {}})
+            )
+            ack = json.loads(await ws.recv())
+            if ack.get("type") != "connection_ack":
+                raise typer.BadParameter(f"the server refused the subscription: {ack}")
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": "1",
+                        "type": "subscribe",
+                        "payload": {"query": _ALERTS_QUERY, "variables": variables},
+                    }
+                )
+            )
+            err.print(f"subscribed to {url}; waiting for alerts")
+            async for raw in ws:
+                msg = json.loads(raw)
+                if msg.get("type") == "ping":
+                    await ws.send(json.dumps({"type": "pong"}))
+                    continue
+                if msg.get("type") == "error":
+                    raise typer.BadParameter(f"subscription error: {msg.get('payload')}")
+                if msg.get("type") != "next":
+                    continue
+                a = msg["payload"]["data"]["alerts"]
+                if as_json:
+                    print(json.dumps(a), flush=True)
+                    continue
+                lag = _time.time() - float(a.get("detectedAt") or _time.time())
+                usd = a.get("profitUsd")
+                money = f"${usd:,.2f}" if isinstance(usd, int | float) else "unpriced"
+                where = f"block {a['blockNumber']}" if a.get("blockNumber") is not None else "pending"
+                seen = {True: "seen in mempool", False: "private flow", None: ""}[a.get("seenInMempool")]
+                style = {"mempool": "yellow", "block": "green", "retraction": "red"}.get(a["stage"], "")
+                err.print(
+                    f"[{style}]{a['stage']:<10}[/] {a.get('kind') or '?':<11} chain {a['chainId']} {where:<14} "
+                    f"bot {str(a.get('bot') or '?')[:12]}  txs {len(a.get('txs') or [])} "
+                    f"victims {len(a.get('victimTxs') or [])}  {money:>12}  {seen}  (+{lag * 1000:.0f} ms)"
+                )
+
+    async def bounded() -> None:
+        if for_seconds > 0:
+            try:
+                await asyncio.wait_for(run(), for_seconds)
+            except TimeoutError:
+                err.print(f"stopped after {for_seconds:g} s")
+        else:
+            await run()
+
+    try:
+        asyncio.run(bounded())
+    except KeyboardInterrupt:
+        err.print("stopped")
+    except (OSError, websockets.exceptions.WebSocketException) as exc:
+        err.print(f"[red]cannot subscribe at {url}: {exc}[/]")
+        raise typer.Exit(1) from exc

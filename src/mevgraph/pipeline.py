@@ -69,16 +69,21 @@ def inspect_blocks(
     stats: InspectStats | None = None,
     on_block: Callable[[Block], None] | None = None,
     on_decoded: Callable[[DecodedBlock], None] | None = None,
-    context: Sequence[Block] = (),
+    on_graph: Callable[[PropertyGraph, list[DecodedBlock]], None] | None = None,
+    context: Sequence[Block | DecodedBlock] = (),
 ) -> Iterator[Finding]:
     """Decode, graph and detect over ``blocks``; yields findings batch by batch.
 
     ``blocks`` may interleave :class:`BlockError` items (unreadable inputs): they are recorded in
     ``stats.errors`` and skipped. ``context`` blocks (those just before ``blocks``, e.g. the end
-    of the previous shard) are seen by the detectors but none of their findings is reported.
+    of the previous shard) are seen by the detectors but none of their findings is reported;
+    already decoded ones are not decoded again. ``on_graph(graph, batch)`` sees each batch's
+    property graph before it is closed (e.g. to store its edges without building it twice).
     """
     st = stats if stats is not None else InspectStats()
-    carried: list[DecodedBlock] = [decode_block(b) for b in context[-CONTEXT_BLOCKS:]]
+    carried: list[DecodedBlock] = [
+        b if isinstance(b, DecodedBlock) else decode_block(b) for b in context[-CONTEXT_BLOCKS:]
+    ]
     batch: list[DecodedBlock] = []
 
     def flush() -> Iterator[Finding]:
@@ -90,6 +95,8 @@ def inspect_blocks(
         graph = PropertyGraph.build(carried + batch)
         try:
             findings = find(graph, price_source=price_source)
+            if on_graph is not None:
+                on_graph(graph, batch)
         finally:
             graph.close()
         st.detect_s += time.perf_counter() - t0

@@ -560,6 +560,8 @@ def test_health(store: SqlStore, redis_url: str) -> None:
             "version": "0.1.0",
             "store": "ok",
             "redis": "ok",
+            "followers": [],
+            "mempool": [],
         }
     with TestClient(create_app(store)) as c:
         assert c.get("/v1/health").json()["redis"] == "not configured"

@@ -60,6 +60,7 @@ PATHS = [
 
 def test_document_lists_every_operation(api_schema: Any) -> None:
     ops = [r.ok() for r in api_schema.get_all_operations()]
+    ops = [op for op in ops if not op.path.startswith("/v1/alerts")]  # in tests/api/test_webhooks.py
     assert sorted(op.path for op in ops) == sorted(PATHS)
     assert {op.method.upper() for op in ops} == {"GET"}
 

@@ -61,6 +61,7 @@ from mevgraph.api.models import (
     opportunity_dict,
     opportunity_from_row,
 )
+from mevgraph.ingest.bus import EventBus, LocalBus, open_bus
 from mevgraph.store.base import OPPORTUNITY_TYPES, BotQuery, OpportunityQuery, Store
 
 __all__ = ["create_app", "ApiError", "MAX_PAGE", "MAX_LIMIT", "BOT_TYPES", "BOT_SORT"]
@@ -181,6 +182,8 @@ class _Api:
     on a cache miss. Both store backends are thread-safe; a backend that is not says so with
     ``thread_safe = False`` and is then called under a lock."""
 
+    bus: EventBus  # the alert bus (GraphQL subscriptions); set by create_app
+
     def __init__(
         self, store: Store, *, auth: bool, redis_url: str | None, rate: int, ttl: float, prefix: str
     ):
@@ -223,6 +226,7 @@ def create_app(
     rate_limit_per_minute: int = 600,
     cache_ttl_s: float = DEFAULT_TTL_S,
     redis_prefix: str = DEFAULT_PREFIX,
+    bus: EventBus | None = None,
 ) -> FastAPI:
     """The API over ``store``.
 
@@ -236,6 +240,7 @@ def create_app(
         rate_limit_per_minute: requests per key (or client IP) per one-minute window.
         cache_ttl_s: lifetime of a cached list answer (0 disables the cache).
         redis_prefix: namespace of every Redis key the API writes.
+        bus: the alert bus GraphQL subscriptions read (default: an in-process ``LocalBus``).
     """
     api = _Api(
         store,
@@ -251,6 +256,7 @@ def create_app(
         description="MEV opportunities, bots and protocol leakage detected by mevgraph.",
     )
     app.state.api = api
+    api.bus = bus if bus is not None else LocalBus()
     _install_error_handlers(app)
 
     async def guard(request: Request, key: Annotated[str | None, Security(API_KEY)] = None) -> None:
@@ -279,6 +285,8 @@ def create_app(
             )
 
     v1 = APIRouter(prefix="/v1/mev", dependencies=[Depends(guard)], responses=_ERRORS)
+    # an optional store capability: rows as JSON built by the database (PostgreSQL)
+    page_json: Callable[[OpportunityQuery], Any] | None = getattr(store, "opportunity_page_json", None)
 
     @v1.get("/opportunities", response_model=OpportunitiesResponse, summary="MEV opportunities (spec 4.1)")
     async def opportunities(
@@ -331,12 +339,18 @@ def create_app(
         )
 
         def compute() -> bytes:
-            # orjson over plain dicts (the OpportunitiesResponse shape, checked by the tests):
-            # pydantic validation of a page cost more than the query.
-            res = api.call(store.opportunities, q)
-            return orjson_dumps(
+            # The OpportunitiesResponse shape without pydantic (checked by the tests): the rows
+            # as JSON built by the database where it can, else orjson over plain dicts --
+            # validating and dumping fifty models cost more CPU than the query.
+            built = api.call(page_json, q) if page_json is not None else None
+            if built is not None:
+                texts, res = built
+                rows = b"[" + ",".join(texts).encode() + b"]"
+            else:
+                res = api.call(store.opportunities, q)
+                rows = orjson_dumps([opportunity_dict(r) for r in res.rows])
+            rest = orjson_dumps(
                 {
-                    "opportunities": [opportunity_dict(r) for r in res.rows],
                     "pagination": {"page": page, "limit": limit, "total": res.total},
                     "summary": {
                         "totalMevExtracted": money(res.total_mev_extracted) or 0.0,
@@ -345,6 +359,7 @@ def create_app(
                     },
                 }
             )
+            return b'{"opportunities":' + rows + b"," + rest[1:]
 
         params = {
             "chains": q.chains,
@@ -442,25 +457,38 @@ def create_app(
         "/v1/health",
         response_model=Health,
         responses={503: {"model": Health, "description": "the store is unreachable"}},
-        summary="Liveness: store and Redis reachability",
+        summary="Liveness: store, Redis and the live pipeline (followers, mempool monitors)",
     )
     def health() -> JSONResponse:
+        from mevgraph.api.live import live_health
+
         store_ok = _probe(lambda: api.call(_ping, store))
         if api.redis is None:
             redis_state = "not configured"
         else:
             redis_state = "ok" if _probe(api.redis.ping) else "unreachable"
-        ok = store_ok and redis_state != "unreachable"
+        # followers of this process and, through Redis, of ``mevgraph follow`` processes: a node
+        # connection being retried shows here as "reconnecting" with its last error
+        followers, monitors, live_ok = live_health(api.redis_url)
+        ok = store_ok and redis_state != "unreachable" and live_ok
         body = Health(
             status="ok" if ok else "degraded",
             version=__version__,
             store="ok" if store_ok else "unreachable",
             redis=redis_state,
+            followers=followers,
+            mempool=monitors,
         )
         # Without Redis the API still answers (no shared cache/limits): degraded, not down.
         return JSONResponse(body.model_dump(by_alias=True), status_code=200 if store_ok else 503)
 
     app.include_router(v1)
+    from mevgraph.api.webhooks import mount_webhooks  # imports this module: not at the top
+
+    mount_webhooks(app, api)
+    from mevgraph.api.graphql import mount_graphql  # imports this module: not at the top
+
+    mount_graphql(app, api)
     return app
 
 
@@ -523,4 +551,5 @@ def app_from_env() -> FastAPI:
         auth=os.environ.get("MEVGRAPH_API_AUTH", "1") != "0",
         redis_url=os.environ.get("MEVGRAPH_REDIS") or None,
         rate_limit_per_minute=int(os.environ.get("MEVGRAPH_API_RATE_LIMIT", "600")),
+        bus=open_bus(os.environ.get("MEVGRAPH_REDIS") or None),
     )

@@ -86,7 +86,7 @@ class Transactions(_Model):
 
 class Tokens(_Model):
     addresses: list[str]
-    symbols: list[str]
+    symbols: list[str | None]  # null where the token's symbol is unknown
 
 
 class ProtocolInfo(_Model):
@@ -211,7 +211,10 @@ def opportunity_dict(row: dict[str, Any]) -> dict[str, Any]:
             "targetTxHash": row.get("target_tx_hash"),
             "mevTxHashes": _strs(row.get("mev_tx_hashes")),
         },
-        "tokens": {"addresses": _strs(row.get("token_addresses")), "symbols": _strs(row.get("token_symbols"))},
+        "tokens": {
+            "addresses": _strs(row.get("token_addresses")),
+            "symbols": [None if v is None else str(v) for v in row.get("token_symbols") or ()],
+        },
         "protocol": {
             "protocolId": row.get("protocol_id"),
             "protocolName": row.get("protocol_name"),
@@ -355,3 +358,7 @@ class Health(_Model):
     version: str
     store: str  # ok | unreachable
     redis: str  # ok | unreachable | not configured
+    # live pipeline: follower statuses (state connected/reconnecting/stopped, head, lag, last
+    # error...) and mempool monitors (connected, seen, alerts, lag), empty when none runs
+    followers: list[dict[str, Any]] = Field(default_factory=list)
+    mempool: list[dict[str, Any]] = Field(default_factory=list)

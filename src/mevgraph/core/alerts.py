@@ -73,7 +73,10 @@ class Alert:
         }
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict(), default=str)
+        try:
+            return orjson.dumps(self.to_dict(), default=str)
+        except TypeError:  # orjson refuses ints beyond 64 bits (raw token amounts in ``details``)
+            return orjson.dumps(_wide_ints_as_str(self.to_dict()), default=str)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Alert:
@@ -103,6 +106,18 @@ class Alert:
     @classmethod
     def from_json(cls, raw: bytes | str) -> Alert:
         return cls.from_dict(orjson.loads(raw))
+
+
+def _wide_ints_as_str(value: Any) -> Any:
+    """``value`` with every int outside 64 bits as its decimal string (the JSON convention for
+    raw amounts here); ``bool`` is left alone."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: _wide_ints_as_str(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wide_ints_as_str(v) for v in value]
+    return value
 
 
 def _lower(values: Iterable[str] | None) -> frozenset[str] | None:

@@ -16,6 +16,12 @@ next alert it yields carries nothing extra -- the count is on :attr:`Subscriptio
 callers that report it. So a stalled client costs at most ``maxsize`` alerts of memory and never
 slows the pipeline or other subscribers. Webhooks, which must not lose alerts, use a queue of
 their own with retries and a dead-letter list (:mod:`mevgraph.api.webhooks`).
+
+**Publish hooks.** :meth:`add_publish_hook` registers a function called with every alert *this*
+bus instance publishes -- never with alerts that arrive from other processes -- so work that must
+happen exactly once per alert (webhook delivery) runs where alerts are published, not in every
+subscribing process. A hook runs synchronously inside ``publish`` and must not block; its
+exceptions are logged, never raised to the publisher.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from mevgraph.core.alerts import Alert, AlertFilter
@@ -98,6 +104,12 @@ class EventBus(Protocol):
 
     async def close(self) -> None: ...
 
+    def add_publish_hook(self, hook: Callable[[Alert], None]) -> None:
+        """Call ``hook(alert)`` for every alert this instance publishes (see the module doc)."""
+        ...
+
+    def remove_publish_hook(self, hook: Callable[[Alert], None]) -> None: ...
+
 
 class _FanOut:
     """Local subscribers of one bus; delivery is thread-safe (each subscription is fed on the
@@ -105,6 +117,22 @@ class _FanOut:
 
     def __init__(self) -> None:
         self._subs: set[Subscription] = set()
+        self._hooks: list[Callable[[Alert], None]] = []
+
+    def add_publish_hook(self, hook: Callable[[Alert], None]) -> None:
+        """Call ``hook(alert)`` for every alert this instance publishes (see the module doc)."""
+        self._hooks.append(hook)
+
+    def remove_publish_hook(self, hook: Callable[[Alert], None]) -> None:
+        if hook in self._hooks:
+            self._hooks.remove(hook)
+
+    def _published(self, alert: Alert) -> None:
+        for hook in list(self._hooks):
+            try:
+                hook(alert)
+            except Exception:
+                log.exception("publish hook %r failed on alert %s", hook, alert.id)
 
     def _remove(self, sub: Subscription) -> None:
         self._subs.discard(sub)
@@ -129,10 +157,12 @@ class LocalBus(_FanOut):
     """In-process bus (the embedded default)."""
 
     async def publish(self, alert: Alert) -> None:
+        self._published(alert)
         self._deliver(alert)
 
     def publish_nowait(self, alert: Alert) -> None:
         """Publish from synchronous code (any thread)."""
+        self._published(alert)
         self._deliver(alert)
 
     async def subscribe(
@@ -166,6 +196,7 @@ class RedisBus(_FanOut):
         self.errors = 0
 
     async def publish(self, alert: Alert) -> None:
+        self._published(alert)  # before the round trip: hooks do not depend on Redis
         await self._redis.publish(self.channel, alert.to_json())
 
     async def subscribe(

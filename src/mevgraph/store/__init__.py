@@ -17,10 +17,15 @@ from mevgraph.store.base import (
     SORT_COLUMNS,
     BlockRecord,
     BotQuery,
+    EdgeRecord,
+    Funding,
     IngestResult,
+    Neighbour,
     OpportunityPage,
     OpportunityQuery,
+    Slice,
     Store,
+    Totals,
 )
 from mevgraph.store.rows import block_record
 
@@ -32,6 +37,11 @@ __all__ = [
     "Store",
     "BlockRecord",
     "BotQuery",
+    "EdgeRecord",
+    "Funding",
+    "Neighbour",
+    "Slice",
+    "Totals",
     "IngestResult",
     "OpportunityPage",
     "OpportunityQuery",

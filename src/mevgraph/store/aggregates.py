@@ -60,6 +60,7 @@ from mevgraph.store.base import (
     OpportunityPage,
     OpportunityQuery,
 )
+from mevgraph.store.graph import EDGE_COLUMNS, GraphStore
 from mevgraph.store.migrations import MIGRATIONS, statements
 from mevgraph.store.rows import (
     OPPORTUNITY_COLUMNS,
@@ -70,8 +71,9 @@ from mevgraph.store.rows import (
     opportunity_row,
     utc_datetime,
 )
+from mevgraph.store.webhooks import WebhookStore
 
-__all__ = ["Session", "SqlStore", "TABLES", "MAX_LIMIT", "BOT_SORT_COLUMNS"]
+__all__ = ["Session", "SqlStore", "QueryCounter", "TABLES", "MAX_LIMIT", "BOT_SORT_COLUMNS"]
 
 MAX_LIMIT = 1000
 """Largest page size the reads accept."""
@@ -79,6 +81,33 @@ MAX_LIMIT = 1000
 # A list page leaves out ``details`` (the detector's free-form evidence, most of a row's bytes);
 # :meth:`SqlStore.opportunity` returns it.
 LIST_COLUMNS = (*(c for c in OPPORTUNITY_COLUMNS if c != "details"), "created_at")
+
+# The API's wire form of a list row (``mevgraph.api.models.opportunity_dict``), built by
+# PostgreSQL: keys, nesting, nulls and types as the Python rendering (money as JSON numbers,
+# raw amounts as strings, ISO UTC times with a Z and microseconds only when present).
+_WIRE_JSON_PG = """json_build_object(
+ 'id', id, 'opportunityType', opportunity_type, 'chainId', chain_id, 'blockNumber', block_number,
+ 'timestamp', to_char("timestamp", 'YYYY-MM-DD"T"HH24:MI:SS')
+   || CASE WHEN date_trunc('second', "timestamp") = "timestamp" THEN ''
+      ELSE to_char("timestamp", '.US') END || 'Z',
+ 'transactions', json_build_object('targetTxHash', target_tx_hash,
+   'mevTxHashes', COALESCE(to_json(mev_tx_hashes), '[]'::json)),
+ 'tokens', json_build_object('addresses', COALESCE(to_json(token_addresses), '[]'::json),
+   'symbols', COALESCE(to_json(token_symbols), '[]'::json)),
+ 'protocol', json_build_object('protocolId', protocol_id, 'protocolName', protocol_name,
+   'dexName', dex_name),
+ 'financials', json_build_object('mevProfitUsd', mev_profit_usd, 'victimLossUsd', victim_loss_usd,
+   'gasCostUsd', gas_cost_usd, 'netProfitUsd', net_profit_usd),
+ 'bot', json_build_object('address', bot_address, 'name', bot_name, 'type', bot_type),
+ 'detection', json_build_object('method', detection_method, 'confidenceScore', confidence_score),
+ 'status', status,
+ 'extras', json_build_object('blockHash', block_hash, 'findingId', finding_id, 'counted', counted,
+   'victimTxs', COALESCE(to_json(victim_txs), '[]'::json),
+   'profitByToken', COALESCE(profit_by_token::json, '{}'::json),
+   'usdUnpricedReason', usd_unpriced_reason, 'searcher', searcher, 'contract', contract,
+   'nestedIn', nested_in, 'protocols', COALESCE(to_json(protocols), '[]'::json),
+   'pools', COALESCE(to_json(pools), '[]'::json),
+   'coinbaseTransferWei', coinbase_transfer_wei::text, 'details', NULL))::text"""
 
 JSON_COLUMNS = frozenset(
     {"profit_by_token", "details", "protocol_txs", "alternative_routes", "simulation_results"}
@@ -162,6 +191,10 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
         ("bot_address", "chain_id", "opportunity_type", "day", *_SUMMARY),
         "bot_address, chain_id, opportunity_type, day",
     ),
+    "graph_edges": (
+        EDGE_COLUMNS,
+        "chain_id, block_number, tx_index, src, dst, tx_hash, amount_raw, edge_type, token",
+    ),
 }
 """Tables :meth:`SqlStore.dump` can read: columns and a total order."""
 
@@ -191,14 +224,33 @@ def _cols(columns: Sequence[str]) -> str:
     return ", ".join(_q(c) for c in columns)
 
 
+class QueryCounter:
+    """How many SQL statements a store has sent (thread-safe): a bulk insert or an
+    ``executemany`` counts once, as it is one statement the database plans."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int = 1) -> None:
+        with self._lock:
+            self._n += n
+
+    @property
+    def value(self) -> int:
+        return self._n
+
+
 class Session:
     """One connection inside a transaction (writes) or in autocommit (reads).
 
     Subclasses implement :meth:`_run` for their driver; SQL arrives here with ``:name``
-    parameters and is translated once per distinct text."""
+    parameters and is translated once per distinct text. Every statement is counted on the
+    store's :class:`QueryCounter`."""
 
     dialect: str = ""
     _cache: dict[str, tuple[str, tuple[str, ...]]]
+    _counter: QueryCounter | None = None
 
     def _native(self, sql: str) -> tuple[str, tuple[str, ...]]:
         hit = self._cache.get(sql)
@@ -221,17 +273,29 @@ class Session:
     def _run(self, sql: str, params: dict[str, Any] | None, fetch: bool) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
+    def _count(self) -> None:
+        if self._counter is not None:
+            self._counter.add()
+
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
         native, bound = self._bind(sql, params)
+        self._count()
         self._run(native, bound, False)
 
     def all(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         native, bound = self._bind(sql, params)
+        self._count()
         return self._run(native, bound, True)
 
     def many(self, sql: str, rows: list[dict[str, Any]]) -> None:
         for r in rows:
             self.execute(sql, r)
+
+    def copy(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Bulk-insert ``rows`` (tuples in ``columns`` order); backends override it with their
+        fast path (COPY, an Arrow scan)."""
+        sql = f"INSERT INTO {table} ({_cols(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
+        self.many(sql, [dict(zip(columns, r, strict=True)) for r in rows])
 
 
 def _in(column: str, values: Sequence[Any], prefix: str, params: dict[str, Any]) -> str:
@@ -417,7 +481,7 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class SqlStore:
+class SqlStore(WebhookStore, GraphStore):
     """A :class:`~mevgraph.store.base.Store` over any SQL backend that provides sessions.
 
     ``summary_ttl`` (seconds) caches the count and totals of :meth:`opportunities` per filter
@@ -430,6 +494,7 @@ class SqlStore:
 
     def __init__(self, summary_ttl: float = 1.0) -> None:
         self.summary_ttl = summary_ttl
+        self.queries = QueryCounter()  # statements sent, for tests and query budgets
         self._summary_cache: dict[tuple[Any, ...], tuple[float, tuple[int, int, int, Decimal, Decimal]]] = {}
         self._summary_lock = threading.Lock()
 
@@ -527,6 +592,7 @@ class SqlStore:
                 p["details"] = self._json(row["details"])
                 params.append(p)
             s.many(_OPPORTUNITY_INSERT, params)
+            self._write_edges(s, chain, block)
             self._recompute(s, chain, touched, now)
         self._forget_summaries()
         return IngestResult(written=len(rows), unchanged=False, reorged=reorged, retracted=retracted)
@@ -554,6 +620,7 @@ class SqlStore:
             heights.append(number)
             touched.block(ts, self._from_json(ptx))
         s.execute("DELETE FROM mev_opportunities WHERE chain_id = :chain AND block_number >= :n", args)
+        s.execute("DELETE FROM graph_edges WHERE chain_id = :chain AND block_number >= :n", args)
         s.execute("DELETE FROM blocks WHERE chain_id = :chain AND number >= :n", args)
         return tuple(heights), tuple(removed)
 
@@ -687,6 +754,25 @@ class SqlStore:
     def opportunities(self, q: OpportunityQuery) -> OpportunityPage:
         """A page of opportunities (``start_time`` inclusive, ``end_time`` exclusive), the count and
         summary over the whole filtered set (nested findings listed but not summed)."""
+        rows, page = self._page(q, _cols(LIST_COLUMNS))
+        page.rows = [self._row(LIST_COLUMNS, r) for r in rows]
+        return page
+
+    def opportunity_page_json(self, q: OpportunityQuery) -> tuple[list[str], OpportunityPage] | None:
+        """:meth:`opportunities` with each row as JSON text in the API's wire form (the
+        ``Opportunity`` model of :mod:`mevgraph.api.models`, ``details`` null), built by the
+        database; ``page.rows`` stays empty. None when the backend does not build JSON (DuckDB):
+        the caller then renders :meth:`opportunities` itself.
+
+        Why: turning fifty rows into Python objects and back into JSON cost ~4 ms of API CPU per
+        uncached page, several times the query. The API's tests check that this JSON equals
+        the Python rendering for every stored row."""
+        if self.dialect != "postgres":
+            return None
+        rows, page = self._page(q, _WIRE_JSON_PG)
+        return [r[0] for r in rows], page
+
+    def _page(self, q: OpportunityQuery, select: str) -> tuple[list[Any], OpportunityPage]:
         column = SORT_COLUMNS.get(q.sort_by)
         if column is None:
             raise ValueError(f"sort_by must be one of {sorted(SORT_COLUMNS)}")
@@ -697,16 +783,15 @@ class SqlStore:
         params: dict[str, Any] = {"limit": q.limit, "offset": (q.page - 1) * q.limit}
         where = " AND ".join(self._filters(q, params)) or "TRUE"
         order = f"{_q(column)} {q.sort_order.upper()} NULLS LAST, id {q.sort_order.upper()}"
-        columns = LIST_COLUMNS
         with self._read() as s:
             rows = s.all(
-                f"SELECT {_cols(columns)} FROM mev_opportunities WHERE {where} "
+                f"SELECT {select} FROM mev_opportunities WHERE {where} "
                 f"ORDER BY {order} LIMIT :limit OFFSET :offset",
                 params,
             )
             n, _, priced, profit, loss = self._cached_totals(s, q)
-        return OpportunityPage(
-            rows=[self._row(columns, r) for r in rows],
+        return rows, OpportunityPage(
+            rows=[],
             total=n,
             total_mev_extracted=profit,
             total_victim_loss=loss,
@@ -784,7 +869,7 @@ class SqlStore:
         total = (0, 0, 0, Decimal(0), Decimal(0))
         if whole_days:
             where = " AND ".join(conds) or "TRUE"
-            total = self._sum(s.all(_DAILY_TOTALS.format(table=table, where=where), params)[0])
+            total = self._whole_days(s, _DAILY_TOTALS.format(table=table, where=where), params)
         for a, b in edges:
             eparams: dict[str, Any] = {"a": a, "b": b}
             econds = [*self._filters(q, eparams, time=False), '"timestamp" >= :a', '"timestamp" < :b']
@@ -797,6 +882,26 @@ class SqlStore:
                 total[4] + part[4],
             )
         return total
+
+    def _whole_days(
+        self, s: Session, sql: str, params: dict[str, Any]
+    ) -> tuple[int, int, int, Decimal, Decimal]:
+        """The whole-day part of a totals query, cached like :meth:`_cached_totals`: windows that
+        differ only inside their edge days (a sliding "last 7 days") share it."""
+        if self.summary_ttl <= 0:
+            return self._sum(s.all(sql, params)[0])
+        key = ("days", sql, tuple(sorted((k, str(v)) for k, v in params.items())))
+        now = time.monotonic()
+        with self._summary_lock:
+            hit = self._summary_cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = self._sum(s.all(sql, params)[0])
+        with self._summary_lock:
+            if len(self._summary_cache) >= 4096:
+                self._summary_cache.clear()
+            self._summary_cache[key] = (now + self.summary_ttl, value)
+        return value
 
     @staticmethod
     def _sum(r: Sequence[Any]) -> tuple[int, int, int, Decimal, Decimal]:

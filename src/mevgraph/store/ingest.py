@@ -3,7 +3,8 @@
 Blocks are taken in chunks (``chunk`` blocks, the detectors' batch); each chunk is decoded and
 detected as one graph, with the previous chunk's last blocks as context, then every block of the
 chunk is written with its findings -- also blocks without any, so the store knows what it has
-seen and can detect a reorg. A block without a hash (some fixture files) is stored under
+seen and can detect a reorg. The chunk's property-graph edges are derived once per chunk
+(:func:`~mevgraph.store.rows.graph_edges`) and written with their blocks. A block without a hash (some fixture files) is stored under
 ``"unknown:<number>"``: idempotent, but a reorg of it cannot be recognised.
 """
 
@@ -16,9 +17,10 @@ from dataclasses import dataclass, field, replace
 from mevgraph.core.types import Block
 from mevgraph.decode.decoder import DecodedBlock
 from mevgraph.detection.base import Finding
+from mevgraph.graph.tables import PropertyGraph
 from mevgraph.pipeline import CONTEXT_BLOCKS, BlockError, InspectStats, inspect_blocks
-from mevgraph.store.base import BlockRecord, IngestResult, Store
-from mevgraph.store.rows import block_record
+from mevgraph.store.base import BlockRecord, EdgeRecord, IngestResult, Store
+from mevgraph.store.rows import block_record, edges_from_graph
 
 __all__ = ["IngestStats", "ingest"]
 
@@ -32,12 +34,18 @@ class IngestStats:
     opportunities: int = 0
     reorged: list[int] = field(default_factory=list)
     inspect: InspectStats = field(default_factory=InspectStats)
+    # the last decoded blocks, to pass as the next call's ``context`` (no decoding twice)
+    look_back: list[DecodedBlock] = field(default_factory=list)
 
 
-def _record(d: DecodedBlock, pending_seen: Callable[[Block], frozenset[str] | None] | None) -> BlockRecord:
+def _record(
+    d: DecodedBlock,
+    edges: tuple[EdgeRecord, ...],
+    pending_seen: Callable[[Block], frozenset[str] | None] | None,
+) -> BlockRecord:
     """The store's record of ``d`` (a missing hash becomes ``unknown:<number>``)."""
     b = d.block if d.block.hash else replace(d.block, hash=f"unknown:{d.block.number}")
-    rec = block_record(b, d)
+    rec = block_record(b, d, edges)
     if pending_seen is not None:
         rec = replace(rec, pending_seen=pending_seen(d.block))
     return rec
@@ -51,7 +59,7 @@ def ingest(
     on_written: Callable[[BlockRecord, int], None] | None = None,
     on_block: Callable[[BlockRecord, list[Finding], IngestResult], None] | None = None,
     pending_seen: Callable[[Block], frozenset[str] | None] | None = None,
-    context: Sequence[Block] = (),
+    context: Sequence[Block | DecodedBlock] = (),
 ) -> IngestStats:
     """Detect over ``blocks`` and write them into ``store``; returns counts.
 
@@ -62,26 +70,37 @@ def ingest(
         pending_seen: the hashes of a block's txs that a mempool monitor saw pending (None when no
             monitor watched); it decides ``detection_method`` and private flow per finding.
         context: blocks just before ``blocks`` (already stored), for detectors that look back
-            (a live follower passes its last few blocks; see ``pipeline.CONTEXT_BLOCKS``).
+            (a live follower passes its last few blocks, decoded: ``IngestStats.look_back``
+            of the previous call; see ``pipeline.CONTEXT_BLOCKS``).
     """
     st = IngestStats()
-    look_back: list[Block] = list(context)[-CONTEXT_BLOCKS:]
+    look_back: list[Block | DecodedBlock] = list(context)[-CONTEXT_BLOCKS:]
     pending: list[Block | BlockError] = []
 
     def flush() -> None:
         nonlocal look_back
         if not pending:
             return
-        records: list[BlockRecord] = []
+        decoded: list[DecodedBlock] = []
+        edges: dict[int, tuple[EdgeRecord, ...]] = {}  # id(decoded block) -> its edges
+
+        def keep_edges(graph: PropertyGraph, batch: list[DecodedBlock]) -> None:
+            # the detectors' own graph: its edges are stored without building it again
+            per = edges_from_graph(graph, {(d.chain_id, d.number) for d in batch})
+            for d in batch:
+                edges[id(d)] = per.get((d.chain_id, d.number), ())
+
         found: list[Finding] = list(
             inspect_blocks(
                 pending,
                 stats=st.inspect,
                 context=look_back,
                 batch_size=len(pending),
-                on_decoded=lambda d: records.append(_record(d, pending_seen)),
+                on_decoded=decoded.append,
+                on_graph=keep_edges,
             )
         )
+        records = [_record(d, edges.get(id(d), ()), pending_seen) for d in decoded]
         by_block: dict[tuple[int, int], list[Finding]] = {}
         for f in found:
             by_block.setdefault((f.chain_id, f.block_number), []).append(f)
@@ -96,7 +115,8 @@ def ingest(
                 on_written(rec, res.written)
             if on_block is not None:
                 on_block(rec, block_findings, res)
-        look_back = [*look_back, *(b for b in pending if isinstance(b, Block))][-CONTEXT_BLOCKS:]
+        look_back = [*look_back, *decoded][-CONTEXT_BLOCKS:]
+        st.look_back = [d for d in look_back if isinstance(d, DecodedBlock)]
         pending.clear()
 
     for b in blocks:

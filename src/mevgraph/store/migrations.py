@@ -37,6 +37,13 @@ Deviations from the spec (``SPEC.md`` section 3), all deliberate:
 ``protocol_mev_leakage``
   * extra ``jit_mev``; unique on ``(protocol_id, chain_id, date)``.
 
+``0002_graph`` adds ``graph_edges``: the property graph's edges of every stored block (one row
+per edge, ``mevgraph.store.base.EdgeRecord``; ``IN_BLOCK`` and ``HOLDS`` are implied and not
+stored; raw amounts as decimal text), written and removed with their block, plus GIN indexes
+on ``mev_opportunities.pools``/``protocols`` for the per-pool and per-protocol statistics
+(``pools @> ARRAY[...]``). Versions are numbered in the order they were written, and each is
+applied once whatever order a database met them in.
+
 New tables: ``blocks`` (what was ingested, for idempotency and reorgs), ``api_keys`` (sha256 of
 the secret, never the secret), and two summaries maintained by ingest so that the API's totals over
 a filtered set read a few thousand summary rows instead of scanning the table:
@@ -287,7 +294,82 @@ CREATE TABLE mev_bot_daily (
 CREATE INDEX idx_mev_bot_daily ON mev_bot_daily(bot_address, chain_id, day);
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _INITIAL),)
+# Webhook rules per API key and the alerts they could not deliver (see ``store/webhooks.py``):
+# ``secret`` is stored as given (the dispatcher signs with it), ``filter`` holds AlertFilter's fields.
+_WEBHOOKS = """
+CREATE TABLE alert_rules (
+  id UUID PRIMARY KEY,
+  key_identity VARCHAR(64) NOT NULL,
+  name VARCHAR(255),
+  url TEXT NOT NULL,
+  secret VARCHAR(255) NOT NULL,
+  filter {{JSON}} NOT NULL,
+  active BOOLEAN NOT NULL DEFAULT TRUE,
+  created_at TIMESTAMP NOT NULL
+);
+
+-- @postgres
+CREATE INDEX idx_alert_rules_key ON alert_rules(key_identity, created_at);
+
+CREATE TABLE alert_dead_letters (
+  id UUID PRIMARY KEY,
+  rule_id UUID NOT NULL,
+  alert_id TEXT NOT NULL,
+  alert {{JSON}} NOT NULL,
+  attempts INTEGER NOT NULL,
+  last_status INTEGER,
+  last_error TEXT,
+  failed_at TIMESTAMP NOT NULL
+);
+
+-- @postgres
+CREATE INDEX idx_alert_dead_letters_rule ON alert_dead_letters(rule_id, failed_at DESC, id DESC);
+"""
+
+_GRAPH = """
+CREATE TABLE graph_edges (
+  chain_id VARCHAR(50) NOT NULL,
+  block_number BIGINT NOT NULL,
+  tx_index INTEGER,
+  tx_hash VARCHAR(66),
+  edge_type VARCHAR(20) NOT NULL,
+  src VARCHAR(66) NOT NULL,
+  dst VARCHAR(66) NOT NULL,
+  protocol VARCHAR(64),
+  token VARCHAR(42),
+  amount_raw TEXT
+);
+
+-- @postgres
+CREATE INDEX idx_graph_edges_block ON graph_edges(chain_id, block_number);
+-- @postgres
+CREATE INDEX idx_graph_edges_src ON graph_edges(src, edge_type);
+-- @postgres
+CREATE INDEX idx_graph_edges_dst ON graph_edges(dst, edge_type);
+-- @postgres
+CREATE INDEX idx_mev_opportunities_pools ON mev_opportunities USING GIN (pools);
+-- @postgres
+CREATE INDEX idx_mev_opportunities_protocols ON mev_opportunities USING GIN (protocols);
+"""
+
+# Covering indexes for the totals of a time window's partial edge days (``SqlStore._totals``):
+# the window's whole days come from the daily summaries, its first and last partial days from
+# the table -- with these, from the index alone (measured on 1M rows: 2.9 ms -> 0.7 ms per edge).
+_TOTALS_INDEXES = """
+-- @postgres
+CREATE INDEX idx_mev_opportunities_time_totals ON mev_opportunities("timestamp")
+  INCLUDE (chain_id, opportunity_type, counted, mev_profit_usd, victim_loss_usd);
+-- @postgres
+CREATE INDEX idx_mev_opportunities_type_totals ON mev_opportunities(opportunity_type, "timestamp")
+  INCLUDE (chain_id, counted, mev_profit_usd, victim_loss_usd)
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_initial", _INITIAL),
+    Migration("0002_graph", _GRAPH),
+    Migration("0003_webhooks", _WEBHOOKS),
+    Migration("0004_totals_indexes", _TOTALS_INDEXES),
+)
 """Every migration, oldest first. Never edit an applied one: append a new version."""
 
 _JSON = {"postgres": "JSONB", "duckdb": "JSON"}

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mevgraph.store.aggregates import Session, SqlStore
+from mevgraph.store.aggregates import QueryCounter, Session, SqlStore, _cols
 
 __all__ = ["PostgresStore"]
 
@@ -27,9 +27,15 @@ __all__ = ["PostgresStore"]
 class _PgSession(Session):
     dialect = "postgres"
 
-    def __init__(self, conn: psycopg.Connection[Any], cache: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        cache: dict[str, tuple[str, tuple[str, ...]]],
+        counter: QueryCounter | None = None,
+    ) -> None:
         self._conn = conn
         self._cache = cache
+        self._counter = counter
 
     def _run(self, sql: str, params: dict[str, Any] | None, fetch: bool) -> list[tuple[Any, ...]]:
         cur = self._conn.execute(sql, params)  # type: ignore[arg-type]  # sql is built from constants
@@ -39,8 +45,20 @@ class _PgSession(Session):
         if not rows:
             return
         native, _ = self._native(sql)
+        self._count()
         with self._conn.cursor() as cur:
             cur.executemany(native, [self._bind(sql, r)[1] or {} for r in rows])  # type: ignore[arg-type]
+
+    def copy(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        self._count()
+        with (
+            self._conn.cursor() as cur,
+            cur.copy(f"COPY {table} ({_cols(columns)}) FROM STDIN") as cp,  # type: ignore[arg-type]
+        ):
+            for r in rows:
+                cp.write_row(r)
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
@@ -130,12 +148,12 @@ class PostgresStore(SqlStore):
     @contextmanager
     def _write(self) -> Iterator[Session]:
         with self._connection() as conn, conn.transaction():
-            yield _PgSession(conn, self._cache)
+            yield _PgSession(conn, self._cache, self.queries)
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
         with self._connection() as conn:
-            yield _PgSession(conn, self._cache)
+            yield _PgSession(conn, self._cache, self.queries)
 
     def _lock(self, s: Session, name: str) -> None:
         s.execute("SELECT pg_advisory_xact_lock(hashtext(:name))", {"name": name})

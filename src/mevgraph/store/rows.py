@@ -14,24 +14,39 @@ PostgreSQL and the embedded store hold byte-for-byte the same values:
   (:data:`KIND_FAMILY`);
 * helper columns the aggregates need without dialect-specific array functions:
   ``attacker_tx_count``, ``counted`` (False for nested findings), ``coinbase_transfer_wei``.
+
+:func:`graph_edges` turns decoded blocks into the ``graph_edges`` rows: it reads the edge list of
+:class:`~mevgraph.graph.tables.PropertyGraph` (the one definition of what an edge is) and adds
+each edge's token, raw amount and protocol from the action behind it.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from mevgraph.core.actions import ActionKind
+from mevgraph.core.actions import (
+    ActionKind,
+    CoinbasePayment,
+    FlashLoan,
+    Liquidation,
+    LiquidityChange,
+    Swap,
+    Transfer,
+)
 from mevgraph.core.tokens import token_info
+from mevgraph.core.types import ETH
 from mevgraph.detection.base import Finding, Status
-from mevgraph.store.base import BlockRecord
+from mevgraph.store.base import GRAPH_EDGE_TYPES, BlockRecord, EdgeRecord
 
 if TYPE_CHECKING:
     from mevgraph.core.types import Block
     from mevgraph.decode.decoder import DecodedBlock
+    from mevgraph.graph.tables import PropertyGraph
 
 __all__ = [
     "NAMESPACE",
@@ -46,6 +61,7 @@ __all__ = [
     "opportunity_row",
     "block_record",
     "block_timestamp",
+    "graph_edges",
 ]
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/mevgraph/mevgraph/store")
@@ -238,9 +254,90 @@ _PROTOCOL_KINDS = frozenset(
 )
 
 
-def block_record(block: Block, decoded: DecodedBlock | None = None) -> BlockRecord:
+_STORED_EDGES = frozenset(GRAPH_EDGE_TYPES)
+
+
+def graph_edges(decoded: Sequence[DecodedBlock]) -> list[tuple[EdgeRecord, ...]]:
+    """The stored edges of each decoded block (aligned with ``decoded``).
+
+    One property graph is built over the blocks and its edge list read once (a graph query has
+    a fixed cost of a few ms: ingest passes a whole chunk). Edges carry only (chain, height), so
+    two blocks of one height (a reorg inside the chunk) go into separate graphs."""
+    rounds: list[list[int]] = []
+    seen: list[set[tuple[int, int]]] = []
+    for i, d in enumerate(decoded):
+        key = (d.chain_id, d.number)
+        r = next((j for j, keys in enumerate(seen) if key not in keys), len(rounds))
+        if r == len(rounds):
+            rounds.append([])
+            seen.append(set())
+        rounds[r].append(i)
+        seen[r].add(key)
+    out: list[tuple[EdgeRecord, ...]] = [() for _ in decoded]
+    for idx in rounds:
+        edges = _edges_of([decoded[i] for i in idx])
+        for i in idx:
+            out[i] = edges.get((decoded[i].chain_id, decoded[i].number), ())
+    return out
+
+
+def _edges_of(decoded: Sequence[DecodedBlock]) -> dict[tuple[int, int], tuple[EdgeRecord, ...]]:
+    from mevgraph.graph.tables import PropertyGraph
+
+    g = PropertyGraph.build(decoded)
+    try:
+        return edges_from_graph(g)
+    finally:
+        g.close()
+
+
+def edges_from_graph(
+    g: PropertyGraph, blocks: Collection[tuple[int, int]] | None = None
+) -> dict[tuple[int, int], tuple[EdgeRecord, ...]]:
+    """The stored edges of an already built graph, per (chain, height); only of ``blocks`` when
+    given (a detection graph also holds look-back blocks). Ingest takes them from the graph the
+    detectors used, so a block's graph is built once."""
+    e = g.edges
+    columns = ("type", "chain_id", "block_number", "tx_index", "src", "dst", "action_id")
+    data = [e.column(c).to_pylist() for c in columns]
+    out: dict[tuple[int, int], list[EdgeRecord]] = {}
+    actions = g.actions
+    for kind, chain, number, tx_index, src, dst, aid in zip(*data, strict=True):
+        if kind not in _STORED_EDGES or src is None or dst is None:
+            continue
+        if blocks is not None and (chain, number) not in blocks:
+            continue
+        protocol = token = None
+        amount: int | None = None
+        if kind == "SENT":
+            tx = dst
+        elif aid is None:  # CALLED
+            tx = src
+        else:
+            a = actions[aid]
+            tx, protocol = a.tx_hash, a.protocol
+            if isinstance(a, Transfer | FlashLoan):
+                token, amount = a.token, a.amount
+            elif isinstance(a, Swap):
+                token, amount = a.token_in, a.amount_in
+            elif isinstance(a, Liquidation):
+                token, amount = a.debt_token, a.debt_amount
+            elif isinstance(a, CoinbasePayment):
+                token, amount = ETH, a.amount
+            elif isinstance(a, LiquidityChange):
+                amount = a.liquidity
+        out.setdefault((chain, number), []).append(
+            EdgeRecord(kind, tx, tx_index, src, dst, protocol, token, amount)
+        )
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def block_record(
+    block: Block, decoded: DecodedBlock | None = None, edges: Sequence[EdgeRecord] | None = None
+) -> BlockRecord:
     """The :class:`BlockRecord` of ``block``; ``decoded`` supplies per-protocol tx counts
-    (swaps, liquidity changes, liquidations -- the activity MEV can leak from)."""
+    (swaps, liquidity changes, liquidations -- the activity MEV can leak from) and, unless
+    ``edges`` are given (ingest derives them per chunk), the block's graph edges."""
     if block.hash is None:
         raise ValueError(f"block {block.number} has no hash: the store keys blocks by hash")
     per: dict[str, set[str]] = {}
@@ -256,4 +353,5 @@ def block_record(block: Block, decoded: DecodedBlock | None = None) -> BlockReco
         timestamp=block.timestamp,
         tx_count=len(block.transactions),
         protocol_txs={p: len(txs) for p, txs in sorted(per.items())},
+        edges=tuple(edges) if edges is not None else (graph_edges([decoded])[0] if decoded else ()),
     )

@@ -1,0 +1,71 @@
+"""The PostgreSQL-built list rows (``SqlStore.opportunity_page_json``) are the API's rendering.
+
+The API serves uncached list pages from JSON that PostgreSQL builds, and renders rows in Python
+(``mevgraph.api.models.opportunity_dict``) on the embedded store; both must be the same document
+for every stored row -- the real blocks' findings plus rows with the awkward values (unpriced,
+null symbols, sub-second times) that those blocks may not hold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import orjson
+
+from mevgraph.api.models import opportunity_dict
+from mevgraph.store import OpportunityQuery, SqlStore
+
+from .conftest import Chain
+
+
+def _both(store: SqlStore, q: OpportunityQuery) -> tuple[list[object], list[object]]:
+    built = store.opportunity_page_json(q)
+    assert built is not None
+    texts, page = built
+    rows = store.opportunities(q)
+    assert page.total == rows.total and page.total_mev_extracted == rows.total_mev_extracted
+    return [orjson.loads(t) for t in texts], [
+        orjson.loads(orjson.dumps(opportunity_dict(r))) for r in rows.rows
+    ]
+
+
+def test_database_json_equals_python_rendering(make_store: object, real_chain: Chain) -> None:
+    store: SqlStore = make_store("postgres")  # type: ignore[operator]
+    for rec, findings in real_chain:
+        store.ingest_block(rec, findings)
+    # an extra block with a sub-second time, an unpriced finding and an unknown token symbol
+    rec, findings = next((r, f) for r, f in real_chain if f)
+    odd = dataclasses.replace(rec, number=rec.number + 10_000_000, hash="0x" + "ab" * 32, parent_hash=None)
+    f0 = dataclasses.replace(
+        findings[0],
+        block_number=odd.number,
+        gross_profit_usd=None,
+        profit_usd=None,
+        unpriced_reason="no on-chain price",
+        profit_by_token={**findings[0].profit_by_token, "0x" + "12" * 20: 5},  # a token without a symbol
+    )
+    store.ingest_block(odd, [f0])
+    with store._write() as s:  # sub-second timestamps cannot come from a block; set one directly
+        s.execute(
+            'UPDATE mev_opportunities SET "timestamp" = :t WHERE block_number = :n',
+            {"t": datetime(2024, 5, 1, 12, 0, 0, 120000), "n": odd.number},
+        )
+    store._forget_summaries()
+    for q in (
+        OpportunityQuery(limit=500),
+        OpportunityQuery(limit=500, sort_by="profit", sort_order="asc"),
+        OpportunityQuery(limit=3, page=2, opportunity_types=["sandwich"]),
+        OpportunityQuery(limit=50, start_time=datetime(2020, 1, 1, tzinfo=UTC)),
+    ):
+        db, py = _both(store, q)
+        assert db == py, q
+    db, _ = _both(store, OpportunityQuery(limit=500))
+    assert any(o["financials"]["mevProfitUsd"] is None for o in db)  # type: ignore[index]
+    assert any(o["timestamp"].endswith(".120000Z") for o in db)  # type: ignore[index]
+    assert any(None in o["tokens"]["symbols"] for o in db)  # type: ignore[index]
+
+
+def test_embedded_store_leaves_rendering_to_the_api(make_store: object) -> None:
+    store: SqlStore = make_store("embedded")  # type: ignore[operator]
+    assert store.opportunity_page_json(OpportunityQuery()) is None
