@@ -5,10 +5,15 @@ Usage::
     .venv/bin/python benchmarks/live_latency.py [--blocks 30] [--seed 5] [--retail 700]
         [--slot-tail-ms 150] [--replay 20000] [--store postgresql://...|embedded]
 
-What runs, all in this process except anvil:
+What runs:
 
-* the testbed (``mevgraph.sim``) with its full cast at ~300 txs per block (``--retail``), its
-  searchers reacting to the node's public mempool; the block loop runs in a worker thread;
+* in a child process, the testbed (``mevgraph.sim``) with its full cast at ~300 txs per block
+  (``--retail``), its searchers reacting to the node's public mempool (as on a real network, the
+  chain's agents do not share the pipeline's interpreter); it reports every broadcast and mined
+  block to this process and waits for its go-ahead before mining;
+
+and in this process, the pipeline under test:
+
 * a :class:`~mevgraph.ingest.mempool.MempoolMonitor` on the node's WebSocket
   (``newPendingTransactions`` with full txs), told the testbed's bot addresses as known bots;
 * a :class:`~mevgraph.ingest.follow.Follower` on ``newHeads`` storing into PostgreSQL (a fresh
@@ -48,17 +53,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from mevgraph.core.alerts import Alert
+from mevgraph.core.chains import apply as apply_chain_profile
 from mevgraph.ingest.bus import LocalBus
 from mevgraph.ingest.follow import Follower
 from mevgraph.ingest.mempool import MempoolMonitor, bots_from_labels
@@ -82,22 +89,59 @@ class _Observer:
         self.public: set[str] = set()
         self.mined_at: dict[int, float] = {}
         self.alerts: list[tuple[Alert, float]] = []
-        self.arrivals: list[float] = []
+        self.processing_ms: list[float] = []
+
+
+def _testbed(seed: int, retail: int, blocks: int, interval_s: float, conn: Any) -> None:
+    """The chain and its agents, in a child process (as on a real network, the searchers and
+    the node do not share the pipeline's CPU time or interpreter): reports every broadcast and
+    every mined block over ``conn`` and, before mining, waits for the parent's go-ahead."""
+    with open_testbed(seed, Cast(retail=retail)) as tb:
+        labels: dict[str, Any] = {}
+        for a in tb.agents:
+            labels.update(a.labels())
+        ready = (tb.node.url, tb.node.ws_url, tb.env.chain_profile(), labels, tb.env.head_number + 1)
+        conn.send(("ready", *ready))
+
+        def on_sent(hashes: list[str], t: float, public: bool) -> None:
+            conn.send(("sent", hashes, t, public))
+
+        def before_mine(number: int, public: set[str]) -> None:
+            conn.send(("before_mine", number, sorted(public)))
+            conn.recv()  # "go"
+
+        def after_mine(mined: Any, t: float) -> None:
+            mined_at = tb.env.mined_at or t
+            conn.send(("mined", mined.number, mined_at))
+            # the rest of the slot: the next block's flow starts ``interval_s`` after this one
+            time.sleep(max(0.0, mined_at + interval_s - time.time()))
+
+        with Sim(tb.env, tb.agents, seed=seed, hooks=SimHooks(on_sent, before_mine, after_mine)) as sim:
+            t0 = time.perf_counter()
+            stats = sim.run(blocks, progress=False)
+            conn.send(("done", stats.blocks, stats.txs, time.perf_counter() - t0, tb.env.head_number))
+        conn.recv()  # "close": the parent has read what it needs from the node
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     obs = _Observer()
     print(f"setting up the testbed (seed {args.seed}, {args.retail} retail EOAs)...", file=sys.stderr)
-    tb = await asyncio.to_thread(open_testbed, args.seed, Cast(retail=args.retail))
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(
+        target=_testbed,
+        args=(args.seed, args.retail, args.blocks, args.block_interval_ms / 1000, child),
+        daemon=True,
+    )
+    proc.start()
     tmp = tempfile.TemporaryDirectory(prefix="mevgraph-live-")
     try:
-        labels: dict[str, Any] = {}
-        for a in tb.agents:
-            labels.update(a.labels())
+        msg = await asyncio.to_thread(parent.recv)
+        _, rpc_url, ws_url, profile, labels, first = msg
+        chain_id = apply_chain_profile(profile)  # the testbed's tokens, routers, factories
         labels_path = Path(tmp.name) / "labels.json"
         labels_path.write_text(json.dumps(labels))
         known = bots_from_labels(labels_path)
-        chain_id = tb.env.world.chain_id
         store = open_store(Path(tmp.name) / "store" if args.store == "embedded" else _fresh_pg(args.store))
         bus = LocalBus()
         sub = await bus.subscribe(maxsize=1_000_000)
@@ -107,57 +151,70 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 obs.alerts.append((alert, time.time()))
 
         consumer = asyncio.create_task(consume())
-        monitor = MempoolMonitor(tb.node.ws_url, tb.node.url, bus, chain_id=chain_id, known_bots=known)
+        monitor = MempoolMonitor(ws_url, rpc_url, bus, chain_id=chain_id, known_bots=known)
         await monitor.start()
         await monitor.wait_ready()
-        first = tb.env.head_number + 1
-        follower = Follower(
-            tb.node.url, tb.node.ws_url, store, bus, start_block=first, pending_seen=monitor.pending_seen
-        )
+        follower = Follower(rpc_url, ws_url, store, bus, start_block=first, pending_seen=monitor.pending_seen)
         stop = asyncio.Event()
         following = asyncio.create_task(follower.run(stop))
 
-        def on_sent(hashes: list[str], t: float, public: bool) -> None:
-            for h in hashes:
-                obs.sent_at[h] = t
-            if public:
-                obs.public.update(hashes)
+        async def sample() -> None:  # the follower's own time per block: head announced -> queued
+            last_seen = None
+            while True:
+                st = follower.status
+                if st.last_stored != last_seen and st.last_block_ms is not None:
+                    last_seen = st.last_stored
+                    obs.processing_ms.append(st.last_block_ms)
+                await asyncio.sleep(0.01)
 
-        def before_mine(number: int, public: set[str]) -> None:
-            deadline = time.monotonic() + 5.0
-            while time.monotonic() < deadline and any(monitor.first_seen(h) is None for h in public):
-                time.sleep(0.002)
-            time.sleep(args.slot_tail_ms / 1000)
+        sampler = asyncio.create_task(sample())
 
-        def after_mine(mined: Any, _t: float) -> None:
-            obs.mined_at[mined.number] = tb.env.mined_at or _t
+        def relay() -> tuple[int, int, float, int]:
+            """The child's reports, in a thread (the monitor's state is only read here)."""
+            while True:
+                m = parent.recv()
+                if m[0] == "sent":
+                    for h in m[1]:
+                        obs.sent_at[h] = m[2]
+                    if m[3]:
+                        obs.public.update(m[1])
+                elif m[0] == "before_mine":
+                    deadline = time.monotonic() + 5.0
+                    while time.monotonic() < deadline and any(monitor.first_seen(h) is None for h in m[2]):
+                        time.sleep(0.002)
+                    time.sleep(args.slot_tail_ms / 1000)
+                    parent.send("go")
+                elif m[0] == "mined":
+                    obs.mined_at[m[1]] = m[2]
+                elif m[0] == "done":
+                    return m[1], m[2], m[3], m[4]
 
-        sim = Sim(tb.env, tb.agents, seed=args.seed, hooks=SimHooks(on_sent, before_mine, after_mine))
-        t_run = time.perf_counter()
-        stats = await asyncio.to_thread(sim.run, args.blocks)
-        run_s = time.perf_counter() - t_run
-        last = tb.env.head_number
-        deadline = time.monotonic() + 30
+        n_blocks, n_txs, run_s, last = await asyncio.to_thread(relay)
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and (follower.status.last_stored or 0) < last:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.2)
         peak, lag_p99 = _peak_rate(monitor, obs.public)
 
-        # the monitor's capacity: replay the run's public txs with fresh hashes
-        txs = await asyncio.to_thread(_block_txs, tb, first, last)
+        # the monitor's capacity: replay the run's txs with fresh hashes
+        txs = await _block_txs(rpc_url, first, last)
         capacity = await _replay(monitor, txs, args.replay)
 
+        sampler.cancel()
         stop.set()
         await following
         await monitor.stop()
-        sim.close()
         consumer.cancel()
         store.close()
     finally:
-        tb.close()
+        with contextlib.suppress(Exception):
+            parent.send("close")
+        proc.join(60)
+        if proc.is_alive():
+            proc.kill()
         tmp.cleanup()
 
-    return _figures(obs, stats, run_s, peak, lag_p99, capacity, args)
+    return _figures(obs, n_blocks, n_txs, run_s, peak, lag_p99, capacity, args)
 
 
 def _fresh_pg(admin_url: str, db: str = "mevgraph_live_bench") -> str:
@@ -180,12 +237,12 @@ def _peak_rate(monitor: MempoolMonitor, public: set[str]) -> tuple[float | None,
     return (float(peak) if seen else None), monitor.status.lag_percentile(0.99)
 
 
-def _block_txs(tb: Any, first: int, last: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for n in range(first, last + 1):
-        blk = tb.env.chain.rpc("eth_getBlockByNumber", hex(n), True)
-        out.extend(blk["transactions"])
-    return out
+async def _block_txs(rpc_url: str, first: int, last: int) -> list[dict[str, Any]]:
+    from mevgraph.ingest.rpc import RpcClient
+
+    async with RpcClient(rpc_url) as rpc:
+        blocks = await rpc.batch([("eth_getBlockByNumber", [hex(n), True]) for n in range(first, last + 1)])
+    return [tx for b in blocks for tx in b["transactions"]]
 
 
 async def _replay(monitor: MempoolMonitor, txs: list[dict[str, Any]], n: int) -> dict[str, float]:
@@ -219,7 +276,8 @@ async def _replay(monitor: MempoolMonitor, txs: list[dict[str, Any]], n: int) ->
 
 def _figures(
     obs: _Observer,
-    stats: Any,
+    n_blocks: int,
+    n_txs: int,
     run_s: float,
     peak: float | None,
     lag_p99: float | None,
@@ -230,7 +288,10 @@ def _figures(
     mempool_ms: list[float] = []
     mempool_by_bot_tx: dict[str, float] = {}
     sandwiches: list[tuple[Alert, float]] = []
+    warm = sorted(obs.mined_at)[: args.warmup_blocks]  # first blocks: connections, caches, plans
     for alert, t in obs.alerts:
+        if alert.block_number in warm:
+            continue
         if alert.stage == "block" and alert.block_number in obs.mined_at:
             block_ms.append((t - obs.mined_at[alert.block_number]) * 1000)
             if alert.kind == "sandwich":
@@ -242,6 +303,7 @@ def _figures(
             for h in alert.txs:
                 mempool_by_bot_tx.setdefault(h, t)
     public_sandwiches = [(a, t) for a, t in sandwiches if a.txs and a.txs[0] in obs.public]
+    alerted_at_all = sum(1 for a, _t in public_sandwiches if any(h in mempool_by_bot_tx for h in a.txs))
     before = 0
     for a, _t in public_sandwiches:
         mined = obs.mined_at.get(a.block_number or -1)
@@ -249,9 +311,16 @@ def _figures(
         if mined is not None and seen and min(seen) < mined:
             before += 1
     rate = before / len(public_sandwiches) if public_sandwiches else None
-    tx_per_block = stats.txs / max(1, stats.blocks)
+    missed: dict[str, int] = {}
+    for a, _t in public_sandwiches:
+        if not any(h in mempool_by_bot_tx for h in a.txs):
+            key = f"{','.join(a.protocols)} victims={len(a.victim_txs)}"
+            missed[key] = missed.get(key, 0) + 1
+    if missed:
+        print(f"public sandwiches with no mempool alert, by protocol: {missed}", file=sys.stderr)
+    tx_per_block = n_txs / max(1, n_blocks)
     print(
-        f"{stats.blocks} blocks, {tx_per_block:.0f} txs/block, {run_s:.1f} s; "
+        f"{n_blocks} blocks, {tx_per_block:.0f} txs/block, {run_s:.1f} s; "
         f"{len(block_ms)} block-stage alerts, {len(mempool_ms)} mempool-stage alerts, "
         f"{len(public_sandwiches)} public sandwiches ({before} alerted before their block)",
         file=sys.stderr,
@@ -264,25 +333,30 @@ def _figures(
         file=sys.stderr,
     )
     return {
-        "blocks": stats.blocks,
+        "blocks": n_blocks,
         "txs_per_block": round(tx_per_block, 1),
         "slot_tail_ms": args.slot_tail_ms,
+        "block_interval_ms": args.block_interval_ms,
         "store": "embedded" if args.store == "embedded" else "postgresql",
         "block_alerts": len(block_ms),
         "block_alert_p50_ms": _pct(block_ms, 50),
         "block_alert_p99_ms": _pct(block_ms, 99),
         "block_alert_mean_ms": round(statistics.fmean(block_ms), 1) if block_ms else None,
+        "follower_block_p50_ms": _pct(obs.processing_ms[args.warmup_blocks :], 50),
+        "follower_block_p99_ms": _pct(obs.processing_ms[args.warmup_blocks :], 99),
         "mempool_alerts": len(mempool_ms),
         "mempool_alert_p50_ms": _pct(mempool_ms, 50),
         "mempool_alert_p99_ms": _pct(mempool_ms, 99),
         "public_sandwiches": len(public_sandwiches),
         "sandwich_alert_before_block_rate": None if rate is None else round(rate, 3),
         "sandwich_alert_before_block": rate is not None and rate >= 0.95,
+        "sandwich_mempool_alerted_rate": round(alerted_at_all / len(public_sandwiches), 3)
+        if public_sandwiches
+        else None,
         "monitor_lag_p99_ms": lag_p99,
         "live_pending_tx_per_s_peak": peak,
         "max_pending_tx_per_s": capacity["per_s"],
         "pending_tx_per_s_incl_simulations": capacity["with_background_per_s"],
-        "threads": threading.active_count(),
     }
 
 
@@ -292,6 +366,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--retail", type=int, default=700, help="retail EOAs (~0.45 act per block)")
     ap.add_argument("--slot-tail-ms", type=float, default=150.0)
+    ap.add_argument("--warmup-blocks", type=int, default=2, help="first blocks left out of the figures")
+    ap.add_argument(
+        "--block-interval-ms",
+        type=float,
+        default=1000.0,
+        help="minimum time from a block to the next block's order flow (mainnet: 12 s)",
+    )
     ap.add_argument("--replay", type=int, default=20_000, help="pending txs replayed for the capacity")
     ap.add_argument(
         "--store",
