@@ -838,6 +838,11 @@ def alerts(
         asyncio.run(bounded())
     except KeyboardInterrupt:
         err.print("stopped")
+    except websockets.exceptions.ConnectionClosed as exc:
+        if exc.rcvd is None or exc.rcvd.code not in (1000, 1001, 1012):  # not a normal server shutdown
+            err.print(f"[red]the subscription at {url} was closed: {exc}[/]")
+            raise typer.Exit(1) from exc
+        err.print("the server closed the subscription (it is shutting down)")
     except (OSError, websockets.exceptions.WebSocketException) as exc:
         err.print(f"[red]cannot subscribe at {url}: {exc}[/]")
         raise typer.Exit(1) from exc
