@@ -96,6 +96,12 @@ def _testbed(seed: int, retail: int, blocks: int, interval_s: float, conn: Any) 
     """The chain and its agents, in a child process (as on a real network, the searchers and
     the node do not share the pipeline's CPU time or interpreter): reports every broadcast and
     every mined block over ``conn`` and, before mining, waits for the parent's go-ahead."""
+    import signal
+
+    def stop(*_: object) -> None:  # terminated with the parent: still stop the node
+        raise SystemExit(1)
+
+    signal.signal(signal.SIGTERM, stop)
     with open_testbed(seed, Cast(retail=retail)) as tb:
         labels: dict[str, Any] = {}
         for a in tb.agents:

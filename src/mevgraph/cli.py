@@ -309,9 +309,15 @@ def sim_serve(
     ] = None,
 ) -> None:
     """Keep a chain producing MEV live; prints its JSON-RPC and WebSocket URLs."""
+    import signal
     import time as _time
 
     from mevgraph.sim.runner import Sim
+
+    def terminate(*_: object) -> None:  # kill, a Makefile's trap: unwind like Ctrl-C, stopping the node
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
     from mevgraph.sim.scenario import open_testbed
 
     with open_testbed(seed) as tb:
