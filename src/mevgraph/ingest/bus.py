@@ -202,12 +202,14 @@ class RedisBus(_FanOut):
     async def subscribe(
         self, filter: AlertFilter | None = None, *, maxsize: int = DEFAULT_QUEUE
     ) -> Subscription:
-        sub = Subscription(self, filter, maxsize)
-        self._subs.add(sub)
         if self._listener is None or self._listener.done():
             self._ready.clear()
             self._listener = asyncio.create_task(self._listen(), name="mevgraph-redis-bus")
+        # Counted as a subscriber only once Redis has confirmed the channel subscription: an alert
+        # published after this returns is delivered (pub/sub keeps nothing for latecomers).
         await self._ready.wait()
+        sub = Subscription(self, filter, maxsize)
+        self._subs.add(sub)
         return sub
 
     async def _listen(self) -> None:
