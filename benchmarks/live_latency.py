@@ -36,6 +36,9 @@ Figures (the last line is JSON):
   was mined (``sandwich_alert_before_block_rate`` gives the share itself). Note: anvil announces
   every tx that enters its pool, also the testbed's "private" legs sent just before mining, so
   here those count as public;
+* ``mempool_alert_confirmed_rate``: the share of bot txs named by mempool-stage alerts that
+  the block stage then found in a sandwich (the mempool stage's precision; a bot that loses the
+  race, or aborts, is a false alarm there);
 * ``max_pending_tx_per_s``: the monitor's sustained rate. Anvil itself accepts only ~0.7-1.8k
   tx/s on this machine, so the node cannot drive the monitor to its limit. After the run,
   ``--replay`` of the run's own txs (fresh hashes, same senders and calldata, so router decoding,
@@ -317,6 +320,10 @@ def _figures(
         if mined is not None and seen and min(seen) < mined:
             before += 1
     rate = before / len(public_sandwiches) if public_sandwiches else None
+    # precision of the mempool stage: alerts whose bot tx landed in a block-stage sandwich
+    confirmed_txs = {h for a, _t in sandwiches for h in a.txs}
+    alerted_txs = set(mempool_by_bot_tx)
+    confirmed = len(alerted_txs & confirmed_txs) / len(alerted_txs) if alerted_txs else None
     missed: dict[str, int] = {}
     for a, _t in public_sandwiches:
         if not any(h in mempool_by_bot_tx for h in a.txs):
@@ -356,6 +363,8 @@ def _figures(
         "public_sandwiches": len(public_sandwiches),
         "sandwich_alert_before_block_rate": None if rate is None else round(rate, 3),
         "sandwich_alert_before_block": rate is not None and rate >= 0.95,
+        "mempool_alerted_bot_txs": len(alerted_txs),
+        "mempool_alert_confirmed_rate": None if confirmed is None else round(confirmed, 3),
         "sandwich_mempool_alerted_rate": round(alerted_at_all / len(public_sandwiches), 3)
         if public_sandwiches
         else None,

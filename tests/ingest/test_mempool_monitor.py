@@ -33,7 +33,7 @@ from mevgraph.core.alerts import Alert, AlertFilter
 from mevgraph.core.chains import apply
 from mevgraph.core.types import Block
 from mevgraph.ingest.bus import LocalBus, Subscription
-from mevgraph.ingest.mempool import MempoolMonitor, bots_from_labels, pending_from_rpc
+from mevgraph.ingest.mempool import MempoolMonitor, PoolSwap, bots_from_labels, pending_from_rpc
 from mevgraph.ingest.rpc import RpcClient
 from mevgraph.pricing.amm import get_amount_out
 from mevgraph.sim import artifacts as art
@@ -446,3 +446,38 @@ def test_bots_from_labels(tmp_path: Path) -> None:
         '{"0xAA": {"role": "searcher"}, "0xbb": {"role": "searcher_contract"}, "0xcc": {"role": "retail"}}'
     )
     assert bots_from_labels(p) == frozenset({"0xaa", "0xbb"})
+
+
+def test_a_reverting_bot_leg_still_names_its_pool_and_direction() -> None:
+    """A bot's front leg simulated alone on the head state often reverts (its own profit check;
+    in the block it runs after other txs). The swap calls inside the reverted frames still say
+    which pool it trades and which way: V2 ``swap(amount0Out, amount1Out, ...)`` pays out the
+    token with the non-zero amount; V3 ``swap(recipient, zeroForOne, amountSpecified, ...)``."""
+    from mevgraph.decode.abi import selector
+
+    t0, t1 = "0x" + "0a" * 20, "0x" + "0b" * 20
+    v2, v3 = "0x" + "aa" * 20, "0x" + "bb" * 20
+
+    def word(n: int) -> str:
+        return f"{n % (1 << 256):064x}"
+
+    v2_call = (
+        selector("swap(uint256,uint256,address,bytes)") + word(0) + word(5 * 10**18) + word(0) + word(128)
+    )
+    v3_call = selector("swap(address,bool,int256,uint160,bytes)") + word(0) + word(1) + word(10**6) + word(0)
+    trace = {
+        "to": "0x" + "cc" * 20,
+        "error": "execution reverted",
+        "calls": [{"to": v2, "input": v2_call, "error": "execution reverted"}, {"to": v3, "input": v3_call}],
+    }
+
+    async def main() -> tuple[PoolSwap, ...]:
+        mon = MempoolMonitor("ws://127.0.0.1:9", "http://127.0.0.1:9", LocalBus(), chain_id=1)
+        mon._pool_tokens.update({v2: (t0, t1), v3: (t0, t1)})  # known pools: no RPC needed
+        return await mon._swaps_from_trace(trace)
+
+    got = asyncio.run(main())
+    assert [(s.pool, s.amm, s.token_in, s.token_out, s.amount_in) for s in got] == [
+        (v2, "v2", t0, t1, None),  # token1 paid out: token0 in
+        (v3, "v3", t0, t1, 10**6),  # zeroForOne, exact input
+    ]

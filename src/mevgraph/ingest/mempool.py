@@ -108,6 +108,8 @@ _SEL_FACTORY = selector("factory()")
 _SEL_FACTORY_V2 = selector("factoryV2()")  # SwapRouter02: factory() is its V3 factory
 _SEL_GET_PAIR = selector("getPair(address,address)")
 _SEL_GET_POOL = selector("getPool(address,address,uint24)")
+_SEL_V2_SWAP = selector("swap(uint256,uint256,address,bytes)")
+_SEL_V3_SWAP = selector("swap(address,bool,int256,uint160,bytes)")
 _DEFAULT_V2_FEE = 3000
 _LAG_SAMPLES = 4096
 _ZERO_WORD = "0" * 24
@@ -692,7 +694,10 @@ class MempoolMonitor:
             walk(trace)
         swaps = [lg for lg in logs if (lg.get("topics") or [None])[0] in (V2_SWAP_TOPIC, V3_SWAP_TOPIC)]
         if not swaps:
-            return ()
+            # A bot's leg often reverts when simulated alone on the head state (its own profit
+            # check: in the block it runs after other txs). Its calls still name the pools and
+            # directions it means to trade: the pair's/pool's ``swap`` calldata says them.
+            return await self._intended_swaps(trace)
         await self._learn_tokens([str(lg["address"]).lower() for lg in swaps])
         out: list[PoolSwap] = []
         for lg in swaps:
@@ -714,6 +719,53 @@ class MempoolMonitor:
                 out.append(
                     PoolSwap(
                         Address(pool), "v3", Address(t_in), Address(t_out), self._pool_fee.get(pool), amt
+                    )
+                )
+        return tuple(out)
+
+    async def _intended_swaps(self, trace: Any) -> tuple[PoolSwap, ...]:
+        """Swaps from the ``swap`` calls in a (reverted) call trace: V2 ``swap(amount0Out,
+        amount1Out, to, data)`` -- the token paid out is the one with a non-zero amount -- and
+        V3 ``swap(recipient, zeroForOne, amountSpecified, sqrtPriceLimitX96, data)``."""
+        calls: list[tuple[str, str, list[int]]] = []
+
+        def walk(frame: Mapping[str, Any]) -> None:
+            inp = str(frame.get("input") or "")
+            to = str(frame.get("to") or "").lower()
+            if inp[:10] in (_SEL_V2_SWAP, _SEL_V3_SWAP) and to:
+                data = inp[10:]
+                calls.append(
+                    (to, inp[:10], [int(data[k : k + 64], 16) for k in range(0, min(len(data), 192), 64)])
+                )
+            for c in frame.get("calls") or ():
+                if isinstance(c, dict):
+                    walk(c)
+
+        if isinstance(trace, dict):
+            walk(trace)
+        calls = [c for c in calls if len(c[2]) >= 3]
+        if not calls:
+            return ()
+        await self._learn_tokens([pool for pool, _, _ in calls])
+        out: list[PoolSwap] = []
+        for pool, sel, w in calls:
+            toks = self._pool_tokens.get(pool)
+            if toks is None:
+                continue
+            t0, t1 = toks
+            if sel == _SEL_V2_SWAP:
+                if w[0] == w[1] or (w[0] and w[1]):
+                    continue  # not a one-way swap (a flash swap both ways): no direction
+                t_in, t_out = (t1, t0) if w[0] else (t0, t1)
+                out.append(PoolSwap(Address(pool), "v2", Address(t_in), Address(t_out), None, None))
+            else:
+                zero_for_one = bool(w[1])
+                spec = w[2] - (1 << 256) if w[2] >> 255 else w[2]
+                t_in, t_out = (t0, t1) if zero_for_one else (t1, t0)
+                amount = spec if spec > 0 else None
+                out.append(
+                    PoolSwap(
+                        Address(pool), "v3", Address(t_in), Address(t_out), self._pool_fee.get(pool), amount
                     )
                 )
         return tuple(out)
