@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/live_latency.py [--blocks 30] [--seed 5] [--retail 700]
-        [--slot-tail-ms 150] [--replay 20000] [--store postgresql://...|embedded]
+        [--slot-tail-ms 300] [--replay 5000] [--store postgresql://...|embedded]
 
 What runs:
 
@@ -274,7 +274,10 @@ async def _replay(monitor: MempoolMonitor, txs: list[dict[str, Any]], n: int) ->
             monitor.offer_pending(tx)
         busy += time.perf_counter() - t
         await asyncio.sleep(0)  # background tasks (pool reads, simulations) run in between
-    await monitor.settle(timeout=300)
+    try:
+        await monitor.settle(timeout=300)
+    except TimeoutError:  # the node cannot simulate that many: report the message path only
+        return {"txs": n, "per_s": round(n / busy, 1), "with_background_per_s": None}
     total = time.perf_counter() - t0
     return {
         "txs": n,
@@ -380,7 +383,7 @@ def main() -> None:
     ap.add_argument("--blocks", type=int, default=30)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--retail", type=int, default=700, help="retail EOAs (~0.45 act per block)")
-    ap.add_argument("--slot-tail-ms", type=float, default=150.0)
+    ap.add_argument("--slot-tail-ms", type=float, default=300.0)
     ap.add_argument("--warmup-blocks", type=int, default=2, help="first blocks left out of the figures")
     ap.add_argument(
         "--block-interval-ms",
@@ -388,7 +391,7 @@ def main() -> None:
         default=1000.0,
         help="minimum time from a block to the next block's order flow (mainnet: 12 s)",
     )
-    ap.add_argument("--replay", type=int, default=20_000, help="pending txs replayed for the capacity")
+    ap.add_argument("--replay", type=int, default=5_000, help="pending txs replayed for the capacity")
     ap.add_argument(
         "--store",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
