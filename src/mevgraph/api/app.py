@@ -194,7 +194,7 @@ class _Api:
         self.aredis = AsyncRedis(redis_url) if redis_url else None
         self.keys = KeyChecker(store)
         self.limiter = RateLimiter(rate, self.redis, prefix=prefix)
-        self.cache = ResponseCache(self.redis, prefix=prefix, ttl_s=ttl, aredis=self.aredis)
+        self.cache = ResponseCache(self.aredis, prefix=prefix, ttl_s=ttl)
         self._lock = None if getattr(store, "thread_safe", True) else threading.Lock()
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:

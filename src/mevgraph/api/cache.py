@@ -10,13 +10,12 @@ cache).
 Two backends:
 
 * Redis (``redis_url`` given): the generation lives at ``<prefix>gen``; an entry at
-  ``<prefix>q:<hash>`` holds ``<generation>|<json body>`` with ``EX ttl``. A lookup is one
-  round trip (pipelined ``GET gen`` + ``GET entry``). Any Redis error degrades to "no cache" for
-  that request -- the API answers from the store rather than failing.
-  The API's hot path is asynchronous: the generation comes back with the rate-limit counter in
-  the request's single Redis round trip (:meth:`~mevgraph.api.auth.RateLimiter.ahit`), and a
-  small per-process copy of recent entries (:meth:`ResponseCache.aget`, tagged with the
-  generation too) answers repeated queries without a second round trip.
+  ``<prefix>q:<hash>`` holds ``<generation>|<json body>`` with ``EX ttl``. The generation comes
+  back with the rate-limit counter in the request's single Redis round trip
+  (:meth:`~mevgraph.api.auth.RateLimiter.ahit`), and a small per-process copy of recent entries
+  (tagged with the generation too) answers repeated queries without a second round trip; else
+  one ``GET`` of the entry. Any Redis error degrades to "no cache" for that request -- the API
+  answers from the store rather than failing.
 * in-process: an LRU of bounded size with per-entry expiry; its generation is process-wide
   (:data:`_LOCAL_GENERATION`), so :func:`invalidate_cache` called in the same process as the API
   (tests, an embedded deployment) takes effect immediately.
@@ -121,23 +120,18 @@ def query_key(endpoint: str, params: dict[str, Any]) -> str:
 
 
 class ResponseCache:
-    """Cache of serialized JSON bodies, in Redis when ``redis`` is given, else in-process."""
+    """Cache of serialized JSON bodies, in Redis when ``aredis`` is given, else in-process."""
 
     def __init__(
-        self,
-        redis: Any | None = None,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        ttl_s: float = DEFAULT_TTL_S,
-        aredis: AsyncRedis | None = None,
+        self, aredis: AsyncRedis | None = None, *, prefix: str = DEFAULT_PREFIX, ttl_s: float = DEFAULT_TTL_S
     ):
-        self.redis: Any = redis
         self.aredis = aredis
         self.prefix = prefix
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
+        # in-process backend: key -> (generation, expiry, body)
         self._entries: OrderedDict[str, tuple[int, float, bytes]] = OrderedDict()
-        # Redis mode: recent entries of this process, tagged with the Redis generation
+        # Redis backend: recent entries of this process, tagged with the Redis generation
         self._near: OrderedDict[str, tuple[bytes, float, bytes]] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -147,44 +141,33 @@ class ResponseCache:
         return self.prefix + "gen"
 
     async def aget(self, key: str, generation: bytes | None) -> tuple[bytes | None, bytes]:
-        """Async :meth:`get`. ``generation`` is the Redis generation read in this request's
-        admission round trip (None when Redis is not used or failed): a local copy with that tag
-        answers at once; otherwise one ``GET`` of the shared entry."""
-        if self.aredis is None or generation is None or self.ttl_s <= 0:
-            return self.get(key) if self.aredis is None else (None, b"")
-        now = time.monotonic()
-        with self._lock:
-            near = self._near.get(key)
-            if near is not None and near[0] == generation and near[1] > now:
-                self._near.move_to_end(key)
-                self.hits += 1
-                return near[2], generation
-        try:
-            raw = await self.aredis.get().get(self.prefix + "q:" + key)
-        except Exception as exc:
-            log.warning("cache read failed: %s", exc)
+        """The cached body of ``key`` (None on a miss) and the generation to pass to
+        :meth:`aput`: an answer computed while a block was being written is then tagged with the
+        *older* generation and never served after the bump.
+
+        With Redis, ``generation`` is the one read in this request's admission round trip (None
+        when that failed: no cache for this request); a local copy with that tag answers at
+        once, otherwise one ``GET`` of the shared entry."""
+        if self.aredis is None:
+            body, gen = self._get_local(key)
+        elif generation is None or self.ttl_s <= 0:
             return None, b""
-        body: bytes | None = None
-        if raw is not None:
-            tag, _, rest = bytes(raw).partition(b"|")
-            if tag == generation:
-                body = rest
-                self._keep_near(key, generation, body)
+        else:
+            body, gen = await self._get_redis(key, generation), generation
         with self._lock:
             if body is None:
                 self.misses += 1
             else:
                 self.hits += 1
-        return body, generation
+        return body, gen
 
     async def aput(self, key: str, body: bytes, generation: bytes) -> None:
-        """Async :meth:`put` (the in-process backend is synchronous anyway)."""
         if self.ttl_s <= 0:
             return
         if self.aredis is None:
-            self.put(key, body, generation)
+            self._put_local(key, body, generation)
             return
-        if not generation:
+        if not generation:  # the read failed: Redis is unwell, do not add load
             return
         self._keep_near(key, generation, body)
         try:
@@ -193,38 +176,6 @@ class ResponseCache:
             )
         except Exception as exc:
             log.warning("cache write failed: %s", exc)
-
-    def _keep_near(self, key: str, generation: bytes, body: bytes) -> None:
-        with self._lock:
-            self._near[key] = (generation, time.monotonic() + self.ttl_s, body)
-            self._near.move_to_end(key)
-            while len(self._near) > _LOCAL_MAX_ENTRIES:
-                self._near.popitem(last=False)
-
-    def get(self, key: str) -> tuple[bytes | None, bytes]:
-        """The cached body of ``key`` (None on a miss) and the generation seen.
-
-        Pass the generation back to :meth:`put`: an answer computed while a block was being
-        written is then tagged with the *older* generation and never served after the bump.
-        """
-        if self.redis is not None:
-            body, gen = self._get_redis(key)
-        else:
-            body, gen = self._get_local(key)
-        with self._lock:
-            if body is None:
-                self.misses += 1
-            else:
-                self.hits += 1
-        return body, gen
-
-    def put(self, key: str, body: bytes, generation: bytes) -> None:
-        if self.ttl_s <= 0:
-            return
-        if self.redis is not None:
-            self._put_redis(key, body, generation)
-        else:
-            self._put_local(key, body, generation)
 
     # in-process -------------------------------------------------------------------------------
     def _get_local(self, key: str) -> tuple[bytes | None, bytes]:
@@ -248,25 +199,30 @@ class ResponseCache:
                 self._entries.popitem(last=False)
 
     # Redis --------------------------------------------------------------------------------------
-    def _get_redis(self, key: str) -> tuple[bytes | None, bytes]:
+    async def _get_redis(self, key: str, generation: bytes) -> bytes | None:
+        now = time.monotonic()
+        with self._lock:
+            near = self._near.get(key)
+            if near is not None and near[0] == generation and near[1] > now:
+                self._near.move_to_end(key)
+                return near[2]
+        assert self.aredis is not None
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.get(self.prefix + "gen")
-            pipe.get(self.prefix + "q:" + key)
-            gen, raw = pipe.execute()
+            raw = await self.aredis.get().get(self.prefix + "q:" + key)
         except Exception as exc:
             log.warning("cache read failed: %s", exc)
-            return None, b""
-        gen = bytes(gen) if gen is not None else b"0"
+            return None
         if raw is None:
-            return None, gen
+            return None
         tag, _, body = bytes(raw).partition(b"|")
-        return (body if tag == gen else None), gen
+        if tag != generation:
+            return None
+        self._keep_near(key, generation, body)
+        return body
 
-    def _put_redis(self, key: str, body: bytes, generation: bytes) -> None:
-        if not generation:  # the read failed: Redis is unwell, do not add load
-            return
-        try:
-            self.redis.set(self.prefix + "q:" + key, generation + b"|" + body, px=int(self.ttl_s * 1000))
-        except Exception as exc:
-            log.warning("cache write failed: %s", exc)
+    def _keep_near(self, key: str, generation: bytes, body: bytes) -> None:
+        with self._lock:
+            self._near[key] = (generation, time.monotonic() + self.ttl_s, body)
+            self._near.move_to_end(key)
+            while len(self._near) > _LOCAL_MAX_ENTRIES:
+                self._near.popitem(last=False)
