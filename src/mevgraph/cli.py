@@ -126,6 +126,18 @@ def _parallel_files(
         )
 
 
+def _apply_profiles(profiles: Iterable[Path]) -> int | None:
+    """Register chain profile files (``--chain-profile``); the last one's chain id. A bad file
+    is a usage error naming it."""
+    chain: int | None = None
+    for prof in profiles:
+        try:
+            chain = apply_chain_profile(prof)
+        except (OSError, ValueError, KeyError) as exc:
+            raise typer.BadParameter(f"chain profile {prof}: {exc}") from exc
+    return chain
+
+
 @app.command()
 def inspect(
     paths: Annotated[list[Path] | None, typer.Argument(help="Block files or directories.")] = None,
@@ -158,12 +170,7 @@ def inspect(
         found = find_profile(p)
         if found is not None and found not in profiles:
             profiles.append(found)
-    profile_chain: int | None = None
-    for prof in profiles:
-        try:
-            profile_chain = apply_chain_profile(prof)
-        except (OSError, ValueError, KeyError) as exc:
-            raise typer.BadParameter(f"chain profile {prof}: {exc}") from exc
+    profile_chain = _apply_profiles(profiles)
     chain_id = chain_id if chain_id is not None else (profile_chain or 1)
     if rpc:
         if from_ is None or to is None or to < from_:
@@ -494,11 +501,7 @@ def serve(
     from mevgraph.api.app import create_app
     from mevgraph.ingest.bus import open_bus
 
-    for prof in chain_profile or []:
-        try:
-            apply_chain_profile(prof)
-        except (OSError, ValueError, KeyError) as exc:
-            raise typer.BadParameter(f"chain profile {prof}: {exc}") from exc
+    _apply_profiles(chain_profile or [])
     bus = open_bus(redis)
     web = create_app(st, auth=not no_auth, redis_url=redis, rate_limit_per_minute=rate_limit, bus=bus)
     rpcs, wss = list(follow_rpc or []), list(follow_ws or [])
@@ -712,11 +715,7 @@ def follow(
     specs = [
         FollowSpec(r, w, starts[i] if starts else None) for i, (r, w) in enumerate(zip(rpc, ws, strict=True))
     ]
-    for prof in chain_profile or []:
-        try:
-            apply_chain_profile(prof)
-        except (OSError, ValueError, KeyError) as exc:
-            raise typer.BadParameter(f"chain profile {prof}: {exc}") from exc
+    _apply_profiles(chain_profile or [])
     st = open_store(store)
     if not st.url.startswith("postgres"):
         err.print(
