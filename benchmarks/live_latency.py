@@ -93,6 +93,7 @@ class _Observer:
         self.mined_at: dict[int, float] = {}
         self.alerts: list[tuple[Alert, float]] = []
         self.processing_ms: list[float] = []
+        self.stages_ms: list[dict[str, float]] = []  # per block: fetch, decode, detect, write
 
 
 def _testbed(seed: int, retail: int, blocks: int, interval_s: float, conn: Any) -> None:
@@ -174,6 +175,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 if st.last_stored != last_seen and st.last_block_ms is not None:
                     last_seen = st.last_stored
                     obs.processing_ms.append(st.last_block_ms)
+                    obs.stages_ms.append(st.last_stages_ms or {})
                 await asyncio.sleep(0.01)
 
         sampler = asyncio.create_task(sample())
@@ -348,6 +350,10 @@ def _figures(
         f"{capacity['with_background_per_s']} with every simulation done ({capacity['txs']} replayed)",
         file=sys.stderr,
     )
+    stages: dict[str, list[float]] = {}
+    for per_block in obs.stages_ms[args.warmup_blocks :]:
+        for k, v in per_block.items():
+            stages.setdefault(k, []).append(v)
     return {
         "blocks": n_blocks,
         "txs_per_block": round(tx_per_block, 1),
@@ -360,6 +366,8 @@ def _figures(
         "block_alert_mean_ms": round(statistics.fmean(block_ms), 1) if block_ms else None,
         "follower_block_p50_ms": _pct(obs.processing_ms[args.warmup_blocks :], 50),
         "follower_block_p99_ms": _pct(obs.processing_ms[args.warmup_blocks :], 99),
+        "follower_stages_p50_ms": {k: _pct(v, 50) for k, v in stages.items()},
+        "follower_stages_p99_ms": {k: _pct(v, 99) for k, v in stages.items()},
         "mempool_alerts": len(mempool_ms),
         "mempool_alert_p50_ms": _pct(mempool_ms, 50),
         "mempool_alert_p99_ms": _pct(mempool_ms, 99),

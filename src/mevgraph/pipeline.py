@@ -20,7 +20,7 @@ from mevgraph.core.types import Block
 from mevgraph.decode.decoder import DecodedBlock, Skip, decode_block
 from mevgraph.detection.base import Finding
 from mevgraph.detection.engine import find
-from mevgraph.graph.tables import PropertyGraph
+from mevgraph.graph.tables import GasSource, PropertyGraph
 from mevgraph.pricing.sources import PriceSource
 
 __all__ = ["InspectStats", "inspect_blocks", "read_block_or_error", "CONTEXT_BLOCKS", "BlockError"]
@@ -71,6 +71,7 @@ def inspect_blocks(
     on_decoded: Callable[[DecodedBlock], None] | None = None,
     on_graph: Callable[[PropertyGraph, list[DecodedBlock]], None] | None = None,
     context: Sequence[Block | DecodedBlock] = (),
+    gas_source: GasSource | None = None,
 ) -> Iterator[Finding]:
     """Decode, graph and detect over ``blocks``; yields findings batch by batch.
 
@@ -79,6 +80,8 @@ def inspect_blocks(
     of the previous shard) are seen by the detectors but none of their findings is reported;
     already decoded ones are not decoded again. ``on_graph(graph, batch)`` sees each batch's
     property graph before it is closed (e.g. to store its edges without building it twice).
+    ``gas_source`` answers for txs decoded without a ``gasUsed`` (blocks fetched with deferred
+    receipts: :class:`~mevgraph.ingest.rpc.RpcClient`), see ``PropertyGraph.ensure_gas``.
     """
     st = stats if stats is not None else InspectStats()
     carried: list[DecodedBlock] = [
@@ -92,7 +95,7 @@ def inspect_blocks(
             return
         owned = {(d.chain_id, d.number) for d in batch}
         t0 = time.perf_counter()
-        graph = PropertyGraph.build(carried + batch)
+        graph = PropertyGraph.build(carried + batch, gas_source)
         try:
             findings = find(graph, price_source=price_source)
             if on_graph is not None:

@@ -208,6 +208,39 @@ def test_logs_only_node_warns_once(
     assert decode_block(last).mode == "logs"
 
 
+def test_deferred_receipts_on_a_node_without_traces_fetch_every_receipt(
+    chain: tuple[AnvilNode, SandwichScenario],
+) -> None:
+    """Deferring needs traces (status of txs that logged nothing): without them, full receipts."""
+    node, sc = chain
+    (direct,) = fetch_range(node.url, sc.block_number, sc.block_number, **FAST)
+    with Proxy(node.url, _no_trace_api) as proxy:
+        (deferred,) = fetch_range(proxy.url, sc.block_number, sc.block_number, defer_receipts=True, **FAST)
+    assert isinstance(direct, Block) and isinstance(deferred, Block)
+    assert deferred.traces is None and deferred.receipts == direct.receipts
+    assert proxy.methods().count("eth_getBlockReceipts") == 1
+
+
+def test_deferred_receipts_carry_the_logs_and_the_traces_of_the_block(
+    chain: tuple[AnvilNode, SandwichScenario],
+) -> None:
+    node, sc = chain
+    (direct,) = fetch_range(node.url, sc.block_number, sc.block_number, **FAST)
+    (deferred,) = fetch_range(node.url, sc.block_number, sc.block_number, defer_receipts=True, **FAST)
+    assert isinstance(direct, Block) and isinstance(deferred, Block)
+    assert deferred.traces == direct.traces and deferred.transactions == direct.transactions
+    assert [(r.tx_hash, r.tx_index, r.logs) for r in deferred.receipts or ()] == [
+        (r.tx_hash, r.tx_index, r.logs) for r in direct.receipts or ()
+    ]
+    assert all(r.gas_used is None and r.status is None for r in deferred.receipts or ())
+    # decoded, every tx has its status (from its top frame) and all but gasUsed
+    dd, full = decode_block(deferred), decode_block(direct)
+    assert [(m.hash, m.success, m.effective_gas_price) for m in dd.txs] == [
+        (m.hash, m.success, m.effective_gas_price) for m in full.txs
+    ]
+    assert dd.actions == full.actions
+
+
 def test_no_block_receipts_falls_back_to_transaction_receipts(
     chain: tuple[AnvilNode, SandwichScenario],
 ) -> None:

@@ -8,17 +8,18 @@ are measured on seeds the tests never saw before.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from mevgraph.detection.base import Finding
-from mevgraph.ingest.rpc import FailedBlock, fetch_range
+from mevgraph.ingest.rpc import FailedBlock, RpcClient, fetch_range
 from mevgraph.pipeline import inspect_blocks
 from mevgraph.sim.node import AnvilMissing, anvil_binary
 from mevgraph.sim.scenario import Cast, Testbed, open_testbed, record
@@ -90,6 +91,35 @@ def test_live_rpc_ingest_finds_what_the_recorded_files_give(run: Run) -> None:
     live = list(inspect_blocks(b for b in fetched if not isinstance(b, FailedBlock)))
     key = sorted((f.kind, f.block_number, f.attacker_txs) for f in live)
     assert key == sorted((f.kind, f.block_number, f.attacker_txs) for f in run.findings)
+
+
+def test_deferred_receipts_give_exactly_the_findings_of_full_receipts(run: Run) -> None:
+    """The live follower's fetch: block + traces + logs, ``gasUsed`` asked only for the txs the
+    detectors price. Every finding -- gas, profit, status, confidence -- equals the one made from
+    the recorded files with every receipt, and far fewer receipts are asked than there are txs."""
+    cid = run.tb.env.world.chain_id
+    fetched = list(fetch_range(run.tb.node.url, run.first, run.last, chain_id=cid, defer_receipts=True))
+    blocks = [b for b in fetched if not isinstance(b, FailedBlock)]
+    assert len(blocks) == len(fetched)
+    assert all(b.receipts is not None and any("receipts deferred" in n for n in b.notes) for b in blocks)
+    assert all(r.gas_used is None for b in blocks for r in b.receipts or ())
+    asked: list[str] = []
+
+    def gas_source(chain: int, hashes: Sequence[str]) -> dict[str, int | None]:
+        assert chain == cid
+        asked.extend(hashes)
+
+        async def ask() -> dict[str, int | None]:
+            async with RpcClient(run.tb.node.url, chain_id=cid) as client:
+                return await client.gas_used(list(hashes))
+
+        return asyncio.run(ask())
+
+    live = list(inspect_blocks(blocks, gas_source=gas_source))
+    assert [f.to_json() for f in live] == [f.to_json() for f in run.findings]
+    assert all(f.gas_cost_wei is not None for f in live)
+    txs = sum(len(b.transactions) for b in blocks)
+    assert len(asked) == len(set(asked)) and 0 < len(asked) < txs / 4, (len(asked), txs)
 
 
 def test_chain_profile_gives_usd_prices_on_the_testbed(run: Run) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import groupby
 from operator import attrgetter
 
@@ -26,7 +26,7 @@ from mevgraph.core.types import ETH, Address, Block, Receipt, Trace, Transaction
 from mevgraph.decode.context import LogContext, TraceContext
 from mevgraph.decode.registry import REGISTRY, Registry
 
-__all__ = ["TxMeta", "Skip", "DecodedBlock", "decode_block", "load_protocols"]
+__all__ = ["TxMeta", "Skip", "DecodedBlock", "decode_block", "load_protocols", "with_gas_used", "GAS_MISSING"]
 
 log = logging.getLogger(__name__)
 
@@ -133,16 +133,14 @@ def _tx_meta(
             and block.base_fee_per_gas is not None
         ):
             price = min(tx.max_fee_per_gas, block.base_fee_per_gas + tx.max_priority_fee_per_gas)
-    cost: int | None = None
-    reason: str | None = None
+    cost: int | None
+    reason: str | None
     if bad_gas:
-        reason = f"receipt gasUsed implausible ({receipt.gas_used if receipt else None})"
+        cost, reason = None, f"receipt gasUsed implausible ({receipt.gas_used if receipt else None})"
     elif gas_used is None:
-        reason = "receipt has no gasUsed" if receipt else "no receipt for this transaction"
-    elif price is None:
-        reason = "effective gas price unknown (no effectiveGasPrice, no fee fields)"
+        cost, reason = None, GAS_MISSING[0] if receipt else GAS_MISSING[1]
     else:
-        cost = gas_used * price
+        cost, reason = _gas_cost(gas_used, price)
     data = tx.input if tx else (top.input if top else "")
     return TxMeta(
         hash=tx_hash,
@@ -160,6 +158,28 @@ def _tx_meta(
         max_priority_fee_per_gas=tx.max_priority_fee_per_gas if tx else None,
         value=tx.value if tx else (top.value if top else 0),
     )
+
+
+GAS_MISSING = ("receipt has no gasUsed", "no receipt for this transaction")
+"""``TxMeta.gas_cost_reason`` when the source had no ``gasUsed`` for a tx (a gas source may know it)."""
+
+
+def _gas_cost(gas_used: int, price: int | None) -> tuple[int | None, str | None]:
+    if price is None:
+        return None, "effective gas price unknown (no effectiveGasPrice, no fee fields)"
+    return gas_used * price, None
+
+
+def with_gas_used(meta: TxMeta, gas_used: int | None) -> TxMeta:
+    """``meta`` with its receipt's ``gasUsed`` filled in afterwards (a block decoded before its
+    receipts were fetched: :meth:`mevgraph.graph.tables.PropertyGraph.ensure_gas`); the same
+    plausibility check as at decoding time."""
+    if gas_used is None:
+        return replace(meta, gas_cost_reason="the node returned no receipt for this transaction")
+    if not 0 < gas_used <= MAX_PLAUSIBLE_GAS:
+        return replace(meta, gas_used=None, gas_cost_reason=f"receipt gasUsed implausible ({gas_used})")
+    cost, reason = _gas_cost(gas_used, meta.effective_gas_price)
+    return replace(meta, gas_used=gas_used, gas_cost_wei=cost, gas_cost_reason=reason)
 
 
 _NO_VALUE_MOVE = frozenset(("delegatecall", "staticcall", "callcode"))

@@ -159,6 +159,10 @@ class FrontrunDetector:
             vids.append(v_id)
             by_pair[key] = (min(fid0, f_id), vids, unwound)
 
+        # step 5 compares fees: gas of every pair's two txs, fetched at once if it is deferred
+        graph.ensure_gas(
+            (actions[f_id].chain_id, h) for (pair, (f_id, _, _)) in by_pair.items() for h in pair
+        )
         out: list[Candidate] = []
         for (f_hash, v_hash), (f_id, v_ids, unwound) in by_pair.items():
             f = actions[f_id]
@@ -212,7 +216,9 @@ class FrontrunDetector:
             return []
         actions: list[Any] = graph.actions
         out: list[Candidate] = []
-        for chain, bn, d_hash, w_hash, w_success, w_traded in graph.sql(_DISPLACEMENT_SQL):
+        rows = graph.sql(_DISPLACEMENT_SQL)
+        graph.ensure_gas((r[0], h) for r in rows for h in (r[2], r[3]))
+        for chain, bn, d_hash, w_hash, w_success, w_traded in rows:
             if w_success and not w_traded:
                 continue
             dm = graph.tx_meta.get((chain, d_hash))

@@ -368,6 +368,7 @@ def finalize(
     """
     if not candidates:
         return []
+    graph.ensure_gas((c.chain_id, h) for c in candidates for h in c.attacker_txs)
     ctx = _Ctx(graph, price_source if price_source is not None else OnChainPrices.from_graph(graph))
     out: list[Finding] = []
     for c in candidates:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import attrgetter
@@ -45,7 +45,7 @@ from mevgraph.core.actions import (
     Swap,
     Transfer,
 )
-from mevgraph.decode.decoder import DecodedBlock, TxMeta
+from mevgraph.decode.decoder import GAS_MISSING, DecodedBlock, TxMeta, with_gas_used
 from mevgraph.decode.labels import is_router
 
 __all__ = ["PropertyGraph", "EDGE_TYPES"]
@@ -79,6 +79,9 @@ def _ta(a: Action) -> str:
     return f"log:{a.log_index}"
 
 
+GasSource = Callable[[int, Sequence[str]], Mapping[str, int | None]]
+
+
 @dataclass
 class PropertyGraph:
     """Columnar property graph over one or more decoded blocks (any chains)."""
@@ -88,6 +91,9 @@ class PropertyGraph:
     attempted: list[Action] = field(default_factory=list)
     tx_meta: dict[tuple[int, str], TxMeta] = field(default_factory=dict)
     tables: MutableMapping[str, pa.Table] = field(default_factory=lambda: _Tables())
+    # Where ``ensure_gas`` finds the ``gasUsed`` of txs decoded without it: ``(chain, hashes) ->
+    # {hash: gasUsed or None}`` (a live follower fetches receipts only for the txs detectors price).
+    gas_source: GasSource | None = None
     _con: Any = None
     _edges: pa.Table | None = None
     _edges_view: bool = False
@@ -95,10 +101,28 @@ class PropertyGraph:
 
     # ------------------------------------------------------------------ build
     @classmethod
-    def build(cls, decoded: Iterable[DecodedBlock]) -> PropertyGraph:
-        g = cls(decoded=list(decoded))
+    def build(cls, decoded: Iterable[DecodedBlock], gas_source: GasSource | None = None) -> PropertyGraph:
+        g = cls(decoded=list(decoded), gas_source=gas_source)
         g._build()
         return g
+
+    def ensure_gas(self, keys: Iterable[tuple[int, str]]) -> None:
+        """Fill in ``gas_used`` and the gas cost in :attr:`tx_meta` of the txs ``keys`` (chain,
+        hash) that were decoded without a ``gasUsed`` (receipts not fetched yet), asking
+        :attr:`gas_source` once per chain. Detectors call it with the txs whose fees they compare or
+        price, before reading ``tx_meta``; without a source nothing changes. The ``transactions``
+        table keeps what was decoded (it is not read for gas)."""
+        if self.gas_source is None:
+            return
+        wanted: dict[int, list[str]] = {}
+        for key in dict.fromkeys(keys):
+            m = self.tx_meta.get(key)
+            if m is not None and m.gas_used is None and m.gas_cost_reason in GAS_MISSING:
+                wanted.setdefault(key[0], []).append(key[1])
+        for chain, hashes in wanted.items():
+            got = self.gas_source(chain, hashes)
+            for h in hashes:
+                self.tx_meta[(chain, h)] = with_gas_used(self.tx_meta[(chain, h)], got.get(h))
 
     def _build(self) -> None:
         actions = self.actions

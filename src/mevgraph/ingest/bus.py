@@ -77,7 +77,8 @@ class Subscription:
 
     async def get(self, timeout: float | None = None) -> Alert:
         """The next alert; ``asyncio.TimeoutError`` after ``timeout`` seconds."""
-        return await asyncio.wait_for(self.queue.get(), timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancellation on 3.11
+            return await self.queue.get()
 
     def close(self) -> None:
         if not self.closed:

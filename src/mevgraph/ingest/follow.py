@@ -147,6 +147,9 @@ class FollowerStatus:
     alerts_dropped: int = 0  # the bus refused them after every retry
     reorgs: int = 0
     last_block_ms: float | None = None  # head announced -> block stored and its alerts queued
+    # where ``last_block_ms`` went: fetch (head announced -> block, receipts and traces in hand),
+    # decode, detect, write (the store's transaction), in ms
+    last_stages_ms: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -165,6 +168,7 @@ class FollowerStatus:
             "alertsDropped": self.alerts_dropped,
             "reorgs": self.reorgs,
             "lastBlockMs": self.last_block_ms,
+            "lastStagesMs": self.last_stages_ms,
         }
 
     @classmethod
@@ -185,6 +189,7 @@ class FollowerStatus:
             alerts_dropped=int(d.get("alertsDropped") or 0),
             reorgs=int(d.get("reorgs") or 0),
             last_block_ms=d.get("lastBlockMs"),
+            last_stages_ms=d.get("lastStagesMs"),
         )
 
 
@@ -240,9 +245,14 @@ def read_follower_statuses(
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep ``seconds`` or until ``stop`` is set."""
+    """Sleep ``seconds`` or until ``stop`` is set.
+
+    Timeouts in this module use ``asyncio.timeout``, never ``asyncio.wait_for``: on Python 3.11
+    ``wait_for`` can swallow a cancellation that arrives as its inner await completes
+    (CPython gh-86296), and a helper task that misses its cancellation blocks shutdown forever."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await stop.wait()
 
 
 def _hex_hash(value: Any) -> str | None:
@@ -270,6 +280,9 @@ class Follower:
             are queued -- e.g. to invalidate an API response cache.
         rpc_timeout: seconds per HTTP request to the node.
         fetch_concurrency: blocks fetched in parallel while catching up.
+        defer_receipts: fetch a block's logs instead of its receipts when the node has traces
+            and ask ``gasUsed`` only for the txs detectors price (:mod:`mevgraph.ingest.rpc`);
+            False fetches every receipt.
     """
 
     def __init__(
@@ -290,6 +303,7 @@ class Follower:
         on_stored: Callable[[BlockRecord], None] | None = None,
         rpc_timeout: float = 10.0,
         fetch_concurrency: int = 4,
+        defer_receipts: bool = True,
     ) -> None:
         if max_reorg_depth < 1:
             raise ValueError("max_reorg_depth must be >= 1")
@@ -308,6 +322,7 @@ class Follower:
         self.on_stored = on_stored
         self.rpc_timeout = rpc_timeout
         self.fetch_concurrency = fetch_concurrency
+        self.defer_receipts = defer_receipts
         self.node = _node_label(rpc_url)
 
         self._status = FollowerStatus(chain_id=None, node=self.node, state="starting")
@@ -398,6 +413,7 @@ class Follower:
             backoff=0.05,
             max_backoff=min(1.0, self.max_backoff),
             chain_id=self._chain_id,
+            defer_receipts=self.defer_receipts,
         )
         _RUNNING.add(self)
         self._update(state="starting")
@@ -464,7 +480,8 @@ class Follower:
                             {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}
                         )
                     )
-                    ack = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+                    async with asyncio.timeout(5):
+                        ack = orjson.loads(await ws.recv())
                     if ack.get("error") is not None:
                         raise RpcError(str(ack["error"]), method="eth_subscribe")
                     self._ws_up = True
@@ -600,7 +617,7 @@ class Follower:
                     if parent is not None and item.parent_hash is not None and item.parent_hash != parent:
                         forked = True  # the chain changed under us
                         break
-                    await self._store(item)
+                    await self._store(item, fetched_at=time.monotonic())
                     if self._stop.is_set():
                         return
             if forked:
@@ -659,9 +676,11 @@ class Follower:
             have.update((b.number, b) for b in fetched)
         self._look_back = [have[n] for n in want]
 
-    async def _store(self, block: Block) -> None:
+    async def _store(self, block: Block, fetched_at: float | None = None) -> None:
         """Detect and write ``block`` in a worker thread; its alerts are queued from there."""
-        t0 = self._announced.get(block.number, time.monotonic())
+        start = time.monotonic()
+        t0 = self._announced.get(block.number, start)
+        stages: dict[str, float] = {"fetch": round(((fetched_at or start) - t0) * 1000, 1)}
         # decoded look-back blocks are reused: a block is decoded once, not once per later block
         context: list[Block | DecodedBlock] = [self._decoded.get(b.hash or "", b) for b in self._look_back]
         written: list[tuple[BlockRecord, IngestResult]] = []
@@ -678,7 +697,11 @@ class Follower:
                 context=context,
                 pending_seen=self._seen if self.pending_seen is not None else None,
                 on_block=on_block,
+                gas_source=self._gas_used,
             )
+            stages["decode"] = round(stats.inspect.decode_s * 1000, 1)
+            stages["detect"] = round(stats.inspect.detect_s * 1000, 1)
+            stages["write"] = round(stats.write_s * 1000, 1)
             for e in stats.inspect.errors:
                 log.error("block %d of chain %s not stored: %s", block.number, block.chain_id, e.reason)
             for d in stats.look_back:
@@ -704,7 +727,16 @@ class Follower:
             last_stored=n,
             blocks_stored=self._status.blocks_stored + 1,
             last_block_ms=round((time.monotonic() - t0) * 1000, 1),
+            last_stages_ms=stages,
         )
+
+    def _gas_used(self, chain_id: int, hashes: Sequence[str]) -> dict[str, int | None]:
+        """The detectors' gas source (worker thread): receipts asked on the follower's loop."""
+        assert self._rpc is not None and self._loop is not None
+        if chain_id != self._chain_id:
+            return {}
+        fut = asyncio.run_coroutine_threadsafe(self._rpc.gas_used(list(hashes)), self._loop)
+        return fut.result(timeout=self.rpc_timeout * 3)
 
     def _seen(self, block: Block) -> frozenset[str] | None:
         """The monitor's hook; its failure makes the block's mempool status unknown, nothing more."""
@@ -835,7 +867,8 @@ class Follower:
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._status_dirty.wait(), self.status_ttl / 3)
+                    async with asyncio.timeout(self.status_ttl / 3):
+                        await self._status_dirty.wait()
                 self._status_dirty.clear()
                 key = self._status_key()
                 try:

@@ -437,7 +437,8 @@ class MempoolMonitor:
                 orjson.dumps({"jsonrpc": "2.0", "id": i, "method": "eth_subscribe", "params": params})
             )
         while len(self._sub_kind) < 2:
-            raw = await asyncio.wait_for(ws.recv(), 10)
+            async with asyncio.timeout(10):  # not wait_for: see ``follow._sleep``
+                raw = await ws.recv()
             m = orjson.loads(raw)
             if isinstance(m, dict) and m.get("id") in kinds:
                 if m.get("error") is not None:

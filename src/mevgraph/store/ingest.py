@@ -11,13 +11,14 @@ seen and can detect a reorg. The chunk's property-graph edges are derived once p
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from mevgraph.core.types import Block
 from mevgraph.decode.decoder import DecodedBlock
 from mevgraph.detection.base import Finding
-from mevgraph.graph.tables import PropertyGraph
+from mevgraph.graph.tables import GasSource, PropertyGraph
 from mevgraph.pipeline import CONTEXT_BLOCKS, BlockError, InspectStats, inspect_blocks
 from mevgraph.store.base import BlockRecord, EdgeRecord, IngestResult, Store
 from mevgraph.store.rows import block_record, edges_from_graph
@@ -34,6 +35,7 @@ class IngestStats:
     opportunities: int = 0
     reorged: list[int] = field(default_factory=list)
     inspect: InspectStats = field(default_factory=InspectStats)
+    write_s: float = 0.0  # in the store's ``ingest_block`` (decode and detect: ``inspect``)
     # the last decoded blocks, to pass as the next call's ``context`` (no decoding twice)
     look_back: list[DecodedBlock] = field(default_factory=list)
 
@@ -60,6 +62,7 @@ def ingest(
     on_block: Callable[[BlockRecord, list[Finding], IngestResult], None] | None = None,
     pending_seen: Callable[[Block], frozenset[str] | None] | None = None,
     context: Sequence[Block | DecodedBlock] = (),
+    gas_source: GasSource | None = None,
 ) -> IngestStats:
     """Detect over ``blocks`` and write them into ``store``; returns counts.
 
@@ -72,6 +75,7 @@ def ingest(
         context: blocks just before ``blocks`` (already stored), for detectors that look back
             (a live follower passes its last few blocks, decoded: ``IngestStats.look_back``
             of the previous call; see ``pipeline.CONTEXT_BLOCKS``).
+        gas_source: for blocks fetched with deferred receipts (see ``inspect_blocks``).
     """
     st = IngestStats()
     look_back: list[Block | DecodedBlock] = list(context)[-CONTEXT_BLOCKS:]
@@ -98,6 +102,7 @@ def ingest(
                 batch_size=len(pending),
                 on_decoded=decoded.append,
                 on_graph=keep_edges,
+                gas_source=gas_source,
             )
         )
         records = [_record(d, edges.get(id(d), ()), pending_seen) for d in decoded]
@@ -106,7 +111,9 @@ def ingest(
             by_block.setdefault((f.chain_id, f.block_number), []).append(f)
         for rec in records:
             block_findings = by_block.get((rec.chain_id, rec.number), [])
+            t0 = time.perf_counter()
             res = store.ingest_block(rec, block_findings)
+            st.write_s += time.perf_counter() - t0
             st.blocks += 1
             st.unchanged += res.unchanged
             st.opportunities += res.written
