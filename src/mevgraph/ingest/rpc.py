@@ -21,8 +21,8 @@ receipts' other contents are known without them -- status from each tx's top fra
 ``gasUsed``. So the request is ``[eth_getBlockByNumber(n, true), trace_block(n), eth_getLogs(n)]``
 and the block's receipts carry their logs without ``gasUsed``; detectors ask for the ``gasUsed``
 of the few txs they price (:meth:`RpcClient.gas_used`, via ``PropertyGraph.ensure_gas``). Without
-traces (status unknown for txs that logged nothing), or when the logs do not belong to the block
-fetched (a reorg between the calls), the block is fetched the usual way.
+traces (status unknown for txs that logged nothing), or when the logs or traces do not belong to
+the block fetched (a reorg between the calls), the block is fetched the usual way.
 
 Errors: connection errors, timeouts, HTTP 429/5xx and transient JSON-RPC errors (rate limits,
 "header not found" while a node catches up, internal errors) are retried with exponential
@@ -344,6 +344,8 @@ class RpcClient:
         if not isinstance(txs, list) or any(not isinstance(t, dict) for t in txs):
             return None
         block_hash = blk.get("hash")
+        if any(isinstance(t, dict) and t.get("blockHash", block_hash) != block_hash for t in tr):
+            return None  # traces of another block at this height (a reorg between the calls)
         by_tx: dict[str, list[Any]] = {}
         for lg in logs:
             if not isinstance(lg, dict) or lg.get("blockHash") != block_hash:
