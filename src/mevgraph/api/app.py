@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Annotated, Any, Literal, TypeVar, get_args
@@ -37,7 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mevgraph import __version__
-from mevgraph.api.auth import KeyChecker, RateLimiter, key_identity
+from mevgraph.api.auth import KeyChecker, RateLimiter, Verdict, key_identity
 from mevgraph.api.cache import (
     DEFAULT_PREFIX,
     DEFAULT_TTL_S,
@@ -125,6 +125,33 @@ class ApiError(Exception):
         self.status = status
         self.body = ErrorBody(error=error, message=message, parameter=parameter)
         self.headers = headers
+
+
+def admit_key(key: str | None, scopes: Sequence[str] | None, *, scope: str, anonymous: str | None) -> str:
+    """The rate-limit identity of a caller whose ``key`` has ``scopes`` (None: unknown or revoked),
+    once the key is known and has ``scope``; without a key, ``"ip:<anonymous>"`` when anonymous
+    use is allowed (``anonymous`` is then the client's address). Raises the 401/403 ``ApiError``.
+    Every guarded route -- REST, GraphQL, webhook rules -- admits callers through this."""
+    if key:
+        if scopes is None:
+            raise ApiError(401, "unauthorized", "unknown or revoked API key")
+        if scope not in scopes:
+            raise ApiError(403, "forbidden", f"this API key lacks the '{scope}' scope")
+        return "key:" + key_identity(key)
+    if anonymous is None:
+        raise ApiError(401, "unauthorized", "missing X-API-Key header")
+    return "ip:" + anonymous
+
+
+def enforce_rate(verdict: Verdict) -> None:
+    """Raise the 429 ``ApiError`` (with ``Retry-After``) when ``verdict`` refuses the request."""
+    if not verdict.allowed:
+        raise ApiError(
+            429,
+            "rate limited",
+            f"more than {verdict.limit} requests per minute; retry in {verdict.retry_after_s} s",
+            headers={"Retry-After": str(verdict.retry_after_s)},
+        )
 
 
 def _bad(parameter: str, message: str) -> ApiError:
@@ -260,29 +287,17 @@ def create_app(
     _install_error_handlers(app)
 
     async def guard(request: Request, key: Annotated[str | None, Security(API_KEY)] = None) -> None:
+        scopes: Sequence[str] | None = None
         if key:
             known, scopes = api.keys.peek(key)
             if not known:
                 scopes = await run_in_threadpool(api.keys.scopes, key)
-            if scopes is None:
-                raise ApiError(401, "unauthorized", "unknown or revoked API key")
-            if "read" not in scopes:
-                raise ApiError(403, "forbidden", "this API key lacks the 'read' scope")
-            identity = "key:" + key_identity(key)
-        elif api.auth:
-            raise ApiError(401, "unauthorized", "missing X-API-Key header")
-        else:
-            identity = "ip:" + (request.client.host if request.client else "unknown")
+        client = request.client.host if request.client else "unknown"
+        identity = admit_key(key, scopes, scope="read", anonymous=None if api.auth else client)
         aredis = api.aredis.get() if api.aredis is not None else None
         verdict, generation = await api.limiter.ahit(identity, aredis, api.cache.gen_key)
         request.state.cache_generation = generation
-        if not verdict.allowed:
-            raise ApiError(
-                429,
-                "rate limited",
-                f"more than {verdict.limit} requests per minute; retry in {verdict.retry_after_s} s",
-                headers={"Retry-After": str(verdict.retry_after_s)},
-            )
+        enforce_rate(verdict)
 
     v1 = APIRouter(prefix="/v1/mev", dependencies=[Depends(guard)], responses=_ERRORS)
     # an optional store capability: rows as JSON built by the database (PostgreSQL)

@@ -87,7 +87,6 @@ from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.scalars import JSON
 from strawberry.types.unset import UNSET, UnsetType
 
-from mevgraph.api.auth import key_identity
 from mevgraph.api.models import iso_time, money
 from mevgraph.core.alerts import STAGES, Alert, AlertFilter
 from mevgraph.store.base import (
@@ -1414,27 +1413,11 @@ def _api_key(params: Any, headers: Any) -> str | None:
 
 def _admit(api: _Api, key: str | None, client: str) -> None:
     """Check ``key`` and count the request exactly as the REST guard does (raises ``ApiError``)."""
-    from mevgraph.api.app import ApiError
+    from mevgraph.api.app import admit_key, enforce_rate
 
-    if key:
-        scopes = api.keys.scopes(key)
-        if scopes is None:
-            raise ApiError(401, "unauthorized", "unknown or revoked API key")
-        if "read" not in scopes:
-            raise ApiError(403, "forbidden", "this API key lacks the 'read' scope")
-        identity = "key:" + key_identity(key)
-    elif api.auth:
-        raise ApiError(401, "unauthorized", "missing X-API-Key header")
-    else:
-        identity = "ip:" + client
-    verdict = api.limiter.hit(identity)
-    if not verdict.allowed:
-        raise ApiError(
-            429,
-            "rate limited",
-            f"more than {verdict.limit} requests per minute; retry in {verdict.retry_after_s} s",
-            headers={"Retry-After": str(verdict.retry_after_s)},
-        )
+    scopes = api.keys.scopes(key) if key else None
+    identity = admit_key(key, scopes, scope="read", anonymous=None if api.auth else client)
+    enforce_rate(api.limiter.hit(identity))
 
 
 class _Router(GraphQLRouter[Context, None]):

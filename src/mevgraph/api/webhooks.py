@@ -63,8 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic.alias_generators import to_camel
 
 from mevgraph import __version__
-from mevgraph.api.app import ADDRESS, API_KEY, ApiError, _Api
-from mevgraph.api.auth import key_identity
+from mevgraph.api.app import ADDRESS, API_KEY, ApiError, _Api, admit_key, enforce_rate
 from mevgraph.api.models import ErrorBody, iso_time
 from mevgraph.core.alerts import STAGES, Alert, AlertFilter
 from mevgraph.store.base import OPPORTUNITY_TYPES
@@ -721,23 +720,9 @@ def _owner(request: Request, key: Annotated[str | None, Security(API_KEY)] = Non
     """The calling key's identity, once its scope and rate limit are checked (with the app's
     key checker and limiter, so a key has one budget for every route)."""
     api: _Api = request.app.state.api
-    if not key:
-        raise ApiError(401, "unauthorized", "missing X-API-Key header")
-    scopes = api.keys.scopes(key)
-    if scopes is None:
-        raise ApiError(401, "unauthorized", "unknown or revoked API key")
-    if SCOPE not in scopes:
-        raise ApiError(403, "forbidden", f"this API key lacks the '{SCOPE}' scope")
-    identity: str = key_identity(key)
-    verdict = api.limiter.hit("key:" + identity)
-    if not verdict.allowed:
-        raise ApiError(
-            429,
-            "rate limited",
-            f"more than {verdict.limit} requests per minute; retry in {verdict.retry_after_s} s",
-            headers={"Retry-After": str(verdict.retry_after_s)},
-        )
-    return identity
+    identity = admit_key(key, api.keys.scopes(key) if key else None, scope=SCOPE, anonymous=None)
+    enforce_rate(api.limiter.hit(identity))
+    return identity.removeprefix("key:")  # rules belong to the key (never anonymous here)
 
 
 Owner = Annotated[str, Depends(_owner)]
