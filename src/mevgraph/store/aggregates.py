@@ -82,32 +82,10 @@ MAX_LIMIT = 1000
 # :meth:`SqlStore.opportunity` returns it.
 LIST_COLUMNS = (*(c for c in OPPORTUNITY_COLUMNS if c != "details"), "created_at")
 
-# The API's wire form of a list row (``mevgraph.api.models.opportunity_dict``), built by
-# PostgreSQL: keys, nesting, nulls and types as the Python rendering (money as JSON numbers,
-# raw amounts as strings, ISO UTC times with a Z and microseconds only when present).
-_WIRE_JSON_PG = """json_build_object(
- 'id', id, 'opportunityType', opportunity_type, 'chainId', chain_id, 'blockNumber', block_number,
- 'timestamp', to_char("timestamp", 'YYYY-MM-DD"T"HH24:MI:SS')
-   || CASE WHEN date_trunc('second', "timestamp") = "timestamp" THEN ''
-      ELSE to_char("timestamp", '.US') END || 'Z',
- 'transactions', json_build_object('targetTxHash', target_tx_hash,
-   'mevTxHashes', COALESCE(to_json(mev_tx_hashes), '[]'::json)),
- 'tokens', json_build_object('addresses', COALESCE(to_json(token_addresses), '[]'::json),
-   'symbols', COALESCE(to_json(token_symbols), '[]'::json)),
- 'protocol', json_build_object('protocolId', protocol_id, 'protocolName', protocol_name,
-   'dexName', dex_name),
- 'financials', json_build_object('mevProfitUsd', mev_profit_usd, 'victimLossUsd', victim_loss_usd,
-   'gasCostUsd', gas_cost_usd, 'netProfitUsd', net_profit_usd),
- 'bot', json_build_object('address', bot_address, 'name', bot_name, 'type', bot_type),
- 'detection', json_build_object('method', detection_method, 'confidenceScore', confidence_score),
- 'status', status,
- 'extras', json_build_object('blockHash', block_hash, 'findingId', finding_id, 'counted', counted,
-   'victimTxs', COALESCE(to_json(victim_txs), '[]'::json),
-   'profitByToken', COALESCE(profit_by_token::json, '{}'::json),
-   'usdUnpricedReason', usd_unpriced_reason, 'searcher', searcher, 'contract', contract,
-   'nestedIn', nested_in, 'protocols', COALESCE(to_json(protocols), '[]'::json),
-   'pools', COALESCE(to_json(pools), '[]'::json),
-   'coinbaseTransferWei', coinbase_transfer_wei::text, 'details', NULL))::text"""
+# The API's wire form of a list row, kept by PostgreSQL in ``mev_opportunities.wire`` (migration
+# ``0005_wire_json``): a list page reads 50 texts instead of building 50 JSON objects (~1.1 ms of
+# database CPU per page on 1M rows).
+_WIRE_JSON_PG = "wire"
 
 JSON_COLUMNS = frozenset(
     {"profit_by_token", "details", "protocol_txs", "alternative_routes", "simulation_results"}
@@ -760,8 +738,8 @@ class SqlStore(WebhookStore, GraphStore):
 
     def opportunity_page_json(self, q: OpportunityQuery) -> tuple[list[str], OpportunityPage] | None:
         """:meth:`opportunities` with each row as JSON text in the API's wire form (the
-        ``Opportunity`` model of :mod:`mevgraph.api.models`, ``details`` null), built by the
-        database; ``page.rows`` stays empty. None when the backend does not build JSON (DuckDB):
+        ``Opportunity`` model of :mod:`mevgraph.api.models`, ``details`` null), kept by the
+        database beside each row (written by a trigger); ``page.rows`` stays empty. None when the backend does not build JSON (DuckDB):
         the caller then renders :meth:`opportunities` itself.
 
         Why: turning fifty rows into Python objects and back into JSON cost ~4 ms of API CPU per

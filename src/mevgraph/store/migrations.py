@@ -364,11 +364,57 @@ CREATE INDEX idx_mev_opportunities_type_totals ON mev_opportunities(opportunity_
   INCLUDE (chain_id, counted, mev_profit_usd, victim_loss_usd)
 """
 
+_WIRE_JSON = """
+-- @postgres
+ALTER TABLE mev_opportunities ADD COLUMN wire TEXT;
+-- @postgres
+CREATE FUNCTION mev_opportunity_wire() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT json_build_object(
+     'id', id, 'opportunityType', opportunity_type, 'chainId', chain_id, 'blockNumber', block_number,
+     'timestamp', to_char("timestamp", 'YYYY-MM-DD"T"HH24:MI:SS')
+       || CASE WHEN date_trunc('second', "timestamp") = "timestamp" THEN ''
+          ELSE to_char("timestamp", '.US') END || 'Z',
+     'transactions', json_build_object('targetTxHash', target_tx_hash,
+       'mevTxHashes', COALESCE(to_json(mev_tx_hashes), '[]'::json)),
+     'tokens', json_build_object('addresses', COALESCE(to_json(token_addresses), '[]'::json),
+       'symbols', COALESCE(to_json(token_symbols), '[]'::json)),
+     'protocol', json_build_object('protocolId', protocol_id, 'protocolName', protocol_name,
+       'dexName', dex_name),
+     'financials', json_build_object('mevProfitUsd', mev_profit_usd, 'victimLossUsd', victim_loss_usd,
+       'gasCostUsd', gas_cost_usd, 'netProfitUsd', net_profit_usd),
+     'bot', json_build_object('address', bot_address, 'name', bot_name, 'type', bot_type),
+     'detection', json_build_object('method', detection_method, 'confidenceScore', confidence_score),
+     'status', status,
+     'extras', json_build_object('blockHash', block_hash, 'findingId', finding_id, 'counted', counted,
+       'victimTxs', COALESCE(to_json(victim_txs), '[]'::json),
+       'profitByToken', COALESCE(profit_by_token::json, '{}'::json),
+       'usdUnpricedReason', usd_unpriced_reason, 'searcher', searcher, 'contract', contract,
+       'nestedIn', nested_in, 'protocols', COALESCE(to_json(protocols), '[]'::json),
+       'pools', COALESCE(to_json(pools), '[]'::json),
+       'coinbaseTransferWei', coinbase_transfer_wei::text, 'details', NULL))::text
+  INTO NEW.wire FROM (SELECT NEW.*) AS r;
+  RETURN NEW;
+END
+$$;
+-- @postgres
+CREATE TRIGGER mev_opportunity_wire BEFORE INSERT OR UPDATE ON mev_opportunities
+  FOR EACH ROW EXECUTE FUNCTION mev_opportunity_wire();
+-- @postgres
+UPDATE mev_opportunities SET wire = NULL
+"""
+"""The API's list-row JSON (``mevgraph.api.models.opportunity_dict`` without ``details``: keys,
+nesting, nulls and types as the Python rendering -- money as JSON numbers, raw amounts as
+strings, ISO UTC times with a Z and microseconds only when present), kept beside each row by a
+trigger on every insert and update; the last statement fills it for rows already stored. The
+embedded store renders list rows in Python instead."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _INITIAL),
     Migration("0002_graph", _GRAPH),
     Migration("0003_webhooks", _WEBHOOKS),
     Migration("0004_totals_indexes", _TOTALS_INDEXES),
+    Migration("0005_wire_json", _WIRE_JSON),
 )
 """Every migration, oldest first. Never edit an applied one: append a new version."""
 
@@ -378,8 +424,13 @@ _JSON = {"postgres": "JSONB", "duckdb": "JSON"}
 def statements(migration: Migration, dialect: str) -> list[str]:
     """The statements of ``migration`` for ``dialect`` (``"postgres"`` or ``"duckdb"``)."""
     out = []
+    parts: list[str] = []
     for raw in migration.sql.replace("{{JSON}}", _JSON[dialect]).split(";\n"):
-        stmt = raw.strip()
+        parts.append(raw)
+        if "".join(parts).count("$$") % 2:  # inside a dollar-quoted function body
+            continue
+        stmt = ";\n".join(parts).strip()
+        parts = []
         if not stmt:
             continue
         if stmt.startswith("-- @postgres"):
