@@ -329,6 +329,16 @@ def _figures(
     confirmed_txs = {h for a, _t in sandwiches for h in a.txs}
     alerted_txs = set(mempool_by_bot_tx)
     confirmed = len(alerted_txs & confirmed_txs) / len(alerted_txs) if alerted_txs else None
+    # and what the others turned out to be at the block stage (none: in no finding at all)
+    kind_of: dict[str, str] = {}
+    for a, _t in obs.alerts:
+        if a.stage == "block":
+            for h in a.txs:
+                kind_of.setdefault(h, a.kind)
+    unconfirmed: dict[str, int] = {}
+    for h in alerted_txs - confirmed_txs:
+        k = kind_of.get(h, "none")
+        unconfirmed[k] = unconfirmed.get(k, 0) + 1
     missed: dict[str, int] = {}
     for a, _t in public_sandwiches:
         if not any(h in mempool_by_bot_tx for h in a.txs):
@@ -376,6 +386,7 @@ def _figures(
         "sandwich_alert_before_block": rate is not None and rate >= 0.95,
         "mempool_alerted_bot_txs": len(alerted_txs),
         "mempool_alert_confirmed_rate": None if confirmed is None else round(confirmed, 3),
+        "mempool_alert_unconfirmed_by_kind": dict(sorted(unconfirmed.items())),
         "sandwich_mempool_alerted_rate": round(alerted_at_all / len(public_sandwiches), 3)
         if public_sandwiches
         else None,
