@@ -36,9 +36,13 @@ Figures (the last line is JSON):
   was mined (``sandwich_alert_before_block_rate`` gives the share itself). Note: anvil announces
   every tx that enters its pool, also the testbed's "private" legs sent just before mining, so
   here those count as public;
+* ``follower_stages_p50_ms`` / ``_p99_ms``: where the follower's time per block goes -- fetch
+  (head announced -> block, traces and logs in hand), decode, detect (with the ``gasUsed`` of the
+  txs it prices), write;
 * ``mempool_alert_confirmed_rate``: the share of bot txs named by mempool-stage alerts that
   the block stage then found in a sandwich (the mempool stage's precision; a bot that loses the
-  race, or aborts, is a false alarm there);
+  race, or aborts, is a false alarm there); ``mempool_alert_unconfirmed_by_kind`` says what the
+  others were at the block stage (``none``: part of no finding);
 * ``max_pending_tx_per_s``: the monitor's sustained rate. Anvil itself accepts only ~0.7-1.8k
   tx/s on this machine, so the node cannot drive the monitor to its limit. After the run,
   ``--replay`` of the run's own txs (fresh hashes, same senders and calldata, so router decoding,
