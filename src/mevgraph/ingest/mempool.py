@@ -490,7 +490,8 @@ class MempoolMonitor:
         while True:
             raw, t0 = await self._queue.get()
             try:
-                self._handle(raw)
+                # first seen when the message arrived, not when a backlog let us read it
+                self._handle(raw, time.time() - (time.perf_counter() - t0))
             except Exception as exc:  # one bad message must not stop the monitor
                 self.status.malformed += 1
                 log.debug("mempool message skipped: %s: %s", type(exc).__name__, exc)
@@ -499,7 +500,7 @@ class MempoolMonitor:
             if n % 64 == 0:
                 await asyncio.sleep(0)  # let the reader run while a backlog is worked off
 
-    def _handle(self, raw: bytes | str) -> None:
+    def _handle(self, raw: bytes | str, arrived: float) -> None:
         msg = orjson.loads(raw)
         params = msg.get("params") if isinstance(msg, dict) else None
         if not isinstance(params, dict):
@@ -508,7 +509,7 @@ class MempoolMonitor:
         res = params.get("result")
         if kind == "pending":
             if isinstance(res, dict):
-                self._on_pending(res, time.time())
+                self._on_pending(res, arrived)
             elif isinstance(res, str):  # a node that sends hashes only
                 self._spawn(self._fetch_pending(res.lower()))
         elif kind == "head" and isinstance(res, dict):
