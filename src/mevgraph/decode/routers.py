@@ -320,254 +320,138 @@ def _reversed_path(path: bytes) -> tuple[tuple[Address, ...], tuple[int, ...]]:
     return tokens[::-1], fees[::-1]
 
 
-# -- Uniswap V2 Router02 (and forks) -------------------------------------------------------------
-@_on(
-    "swapExactTokensForTokens(uint256,uint256,address[],address,uint256)",
-    "swapExactTokensForETH(uint256,uint256,address[],address,uint256)",
-    "swapExactTokensForTokensSupportingFeeOnTransferTokens(uint256,uint256,address[],address,uint256)",
-    "swapExactTokensForETHSupportingFeeOnTransferTokens(uint256,uint256,address[],address,uint256)",
-)
-def _v2_exact_tokens(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    amount_in, min_out, path, to, deadline = a
-    method = call.method
-    return _v2(
-        call,
-        method,
-        path,
-        exact_in=True,
-        amount=amount_in,
-        limit=min_out,
-        recipient=_addr(to),
-        deadline=deadline,
-        eth_out="ForETH" in method,
-        fee_on_transfer="FeeOnTransfer" in method,
-    )
+# -- Uniswap V2 Router02 (and forks), SwapRouter02's V2 functions ------------------------------
+# One handler serves every V2 swap function; the signature table says how its arguments read.
+# Router02 functions end with a deadline and pay the recipient as given; SwapRouter02's take the
+# deadline from an enclosing multicall, know the recipient sentinels and read an exact input of 0
+# as "the router's balance". An ETH-in function's input is msg.value: the exact input, or the
+# most an exact output may cost.
+def _v2_handler(*, exact_in: bool, eth_in: bool = False, router02: bool = False) -> _Handler:
+    def handler(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
+        args = list(a)
+        if eth_in:
+            args.insert(0 if exact_in else 1, call.value)
+        amount, limit, path, to = args[:4]
+        method = call.method
+        return _v2(
+            call,
+            method,
+            path,
+            exact_in=exact_in,
+            amount=_balance_or(amount) if router02 and exact_in else amount,
+            limit=limit,
+            recipient=_recipient(to, call, sentinels=True) if router02 else _addr(to),
+            deadline=call.deadline if router02 else args[4],
+            eth_in=eth_in,
+            eth_out="ETH" in method.partition("For")[2],
+            fee_on_transfer="FeeOnTransfer" in method,
+        )
+
+    return handler
 
 
-@_on(
-    "swapExactETHForTokens(uint256,address[],address,uint256)",
-    "swapExactETHForTokensSupportingFeeOnTransferTokens(uint256,address[],address,uint256)",
-)
-def _v2_exact_eth(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    min_out, path, to, deadline = a
-    method = call.method
-    return _v2(
-        call,
-        method,
-        path,
-        exact_in=True,
-        amount=call.value,
-        limit=min_out,
-        recipient=_addr(to),
-        deadline=deadline,
-        eth_in=True,
-        fee_on_transfer="FeeOnTransfer" in method,
-    )
+_V2_SWAP = "(uint256,uint256,address[],address,uint256)"
+_V2_ETH_IN = "(uint256,address[],address,uint256)"
+for _sig, _handler in (
+    ("swapExactTokensForTokens" + _V2_SWAP, _v2_handler(exact_in=True)),
+    ("swapExactTokensForETH" + _V2_SWAP, _v2_handler(exact_in=True)),
+    ("swapExactTokensForTokensSupportingFeeOnTransferTokens" + _V2_SWAP, _v2_handler(exact_in=True)),
+    ("swapExactTokensForETHSupportingFeeOnTransferTokens" + _V2_SWAP, _v2_handler(exact_in=True)),
+    ("swapExactETHForTokens" + _V2_ETH_IN, _v2_handler(exact_in=True, eth_in=True)),
+    (
+        "swapExactETHForTokensSupportingFeeOnTransferTokens" + _V2_ETH_IN,
+        _v2_handler(exact_in=True, eth_in=True),
+    ),
+    ("swapTokensForExactTokens" + _V2_SWAP, _v2_handler(exact_in=False)),
+    ("swapTokensForExactETH" + _V2_SWAP, _v2_handler(exact_in=False)),
+    ("swapETHForExactTokens" + _V2_ETH_IN, _v2_handler(exact_in=False, eth_in=True)),
+    # SwapRouter02
+    (
+        "swapExactTokensForTokens(uint256,uint256,address[],address)",
+        _v2_handler(exact_in=True, router02=True),
+    ),
+    (
+        "swapTokensForExactTokens(uint256,uint256,address[],address)",
+        _v2_handler(exact_in=False, router02=True),
+    ),
+):
+    _on(_sig)(_handler)
 
 
-@_on(
-    "swapTokensForExactTokens(uint256,uint256,address[],address,uint256)",
-    "swapTokensForExactETH(uint256,uint256,address[],address,uint256)",
-)
-def _v2_for_exact(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    amount_out, max_in, path, to, deadline = a
-    method = call.method
-    return _v2(
-        call,
-        method,
-        path,
-        exact_in=False,
-        amount=amount_out,
-        limit=max_in,
-        recipient=_addr(to),
-        deadline=deadline,
-        eth_out=method == "swapTokensForExactETH",
-    )
-
-
-@_on("swapETHForExactTokens(uint256,address[],address,uint256)")
-def _v2_eth_for_exact(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    amount_out, path, to, deadline = a
-    return _v2(
-        call,
-        "swapETHForExactTokens",
-        path,
-        exact_in=False,
-        amount=amount_out,
-        limit=call.value,
-        recipient=_addr(to),
-        deadline=deadline,
-        eth_in=True,
-    )
-
-
-# -- Uniswap V3 SwapRouter ----------------------------------------------------------------------
-@_on("exactInputSingle((address,address,uint24,address,uint256,uint256,uint256,uint160))")
-def _sr_exact_input_single(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    t_in, t_out, fee, to, deadline, amount_in, min_out, _limit = a[0]
-    return _v3(
-        call,
-        "exactInputSingle",
-        (_addr(t_in), _addr(t_out)),
-        (fee,),
-        exact_in=True,
-        amount=amount_in,
-        limit=min_out,
-        recipient=_recipient(to, call, sentinels=False, zero_is_router=True),
-        deadline=deadline,
-    )
-
-
-@_on("exactInput((bytes,address,uint256,uint256,uint256))")
-def _sr_exact_input(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    path, to, deadline, amount_in, min_out = a[0]
-    tokens, fees = decode_v3_path(path)
-    return _v3(
-        call,
-        "exactInput",
-        tokens,
-        fees,
-        exact_in=True,
-        amount=amount_in,
-        limit=min_out,
-        recipient=_recipient(to, call, sentinels=False, zero_is_router=True),
-        deadline=deadline,
-    )
-
-
-@_on("exactOutputSingle((address,address,uint24,address,uint256,uint256,uint256,uint160))")
-def _sr_exact_output_single(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    t_in, t_out, fee, to, deadline, amount_out, max_in, _limit = a[0]
-    return _v3(
-        call,
-        "exactOutputSingle",
-        (_addr(t_in), _addr(t_out)),
-        (fee,),
-        exact_in=False,
-        amount=amount_out,
-        limit=max_in,
-        recipient=_recipient(to, call, sentinels=False, zero_is_router=True),
-        deadline=deadline,
-    )
-
-
-@_on("exactOutput((bytes,address,uint256,uint256,uint256))")
-def _sr_exact_output(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    path, to, deadline, amount_out, max_in = a[0]
-    tokens, fees = _reversed_path(path)
-    return _v3(
-        call,
-        "exactOutput",
-        tokens,
-        fees,
-        exact_in=False,
-        amount=amount_out,
-        limit=max_in,
-        recipient=_recipient(to, call, sentinels=False, zero_is_router=True),
-        deadline=deadline,
-    )
-
-
-# -- SwapRouter02 -------------------------------------------------------------------------------
+# -- Uniswap V3 SwapRouter and SwapRouter02 -----------------------------------------------------
 # Its CONTRACT_BALANCE sentinel for an input amount is 0 (use what the router holds).
 def _balance_or(amount: int) -> int | None:
     return None if amount == 0 else amount
 
 
-@_on("exactInputSingle((address,address,uint24,address,uint256,uint256,uint160))")
-def _sr2_exact_input_single(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    t_in, t_out, fee, to, amount_in, min_out, _limit = a[0]
+def _v3_on_path(
+    call: _Call,
+    method: str,
+    path: bytes,
+    *,
+    exact_in: bool,
+    amount: int | None,
+    limit: int,
+    recipient: Address,
+    deadline: int | None,
+) -> list[SwapIntent]:
+    """Intents of a packed V3 path (an exact-output path is encoded output first)."""
+    tokens, fees = decode_v3_path(path) if exact_in else _reversed_path(path)
     return _v3(
         call,
-        "exactInputSingle",
-        (_addr(t_in), _addr(t_out)),
-        (fee,),
-        exact_in=True,
-        amount=_balance_or(amount_in),
-        limit=min_out,
-        recipient=_recipient(to, call, sentinels=True),
-        deadline=call.deadline,
-    )
-
-
-@_on("exactInput((bytes,address,uint256,uint256))")
-def _sr2_exact_input(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    path, to, amount_in, min_out = a[0]
-    tokens, fees = decode_v3_path(path)
-    return _v3(
-        call,
-        "exactInput",
+        method,
         tokens,
         fees,
-        exact_in=True,
-        amount=_balance_or(amount_in),
-        limit=min_out,
-        recipient=_recipient(to, call, sentinels=True),
-        deadline=call.deadline,
+        exact_in=exact_in,
+        amount=amount,
+        limit=limit,
+        recipient=recipient,
+        deadline=deadline,
     )
 
 
-@_on("exactOutputSingle((address,address,uint24,address,uint256,uint256,uint160))")
-def _sr2_exact_output_single(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    t_in, t_out, fee, to, amount_out, max_in, _limit = a[0]
-    return _v3(
-        call,
-        "exactOutputSingle",
-        (_addr(t_in), _addr(t_out)),
-        (fee,),
-        exact_in=False,
-        amount=amount_out,
-        limit=max_in,
-        recipient=_recipient(to, call, sentinels=True),
-        deadline=call.deadline,
-    )
+def _v3_handler(*, single: bool, exact_in: bool, router02: bool) -> _Handler:
+    """The handler of one params-struct function: ``(tokenIn, tokenOut, fee, recipient, ...)`` for
+    a single pool, ``(path, recipient, ...)`` for a route, then ``[deadline,] amount, limit``:
+    SwapRouter's structs carry the deadline, SwapRouter02's take it from an enclosing multicall
+    (and know the recipient sentinels and the 0 = balance input)."""
+
+    def handler(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
+        p = list(a[0])
+        head, rest = (p[:4], p[4:]) if single else (p[:2], p[2:])
+        deadline = call.deadline if router02 else rest.pop(0)
+        amount, limit = rest[0], rest[1]
+        if router02:
+            recipient = _recipient(head[-1], call, sentinels=True)
+            amount = _balance_or(amount) if exact_in else amount
+        else:
+            recipient = _recipient(head[-1], call, sentinels=False, zero_is_router=True)
+        kw: dict[str, Any] = dict(
+            exact_in=exact_in, amount=amount, limit=limit, recipient=recipient, deadline=deadline
+        )
+        if not single:
+            return _v3_on_path(call, call.method, head[0], **kw)
+        t_in, t_out, fee = head[:3]
+        return _v3(call, call.method, (_addr(t_in), _addr(t_out)), (fee,), **kw)
+
+    return handler
 
 
-@_on("exactOutput((bytes,address,uint256,uint256))")
-def _sr2_exact_output(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    path, to, amount_out, max_in = a[0]
-    tokens, fees = _reversed_path(path)
-    return _v3(
-        call,
-        "exactOutput",
-        tokens,
-        fees,
-        exact_in=False,
-        amount=amount_out,
-        limit=max_in,
-        recipient=_recipient(to, call, sentinels=True),
-        deadline=call.deadline,
-    )
-
-
-@_on("swapExactTokensForTokens(uint256,uint256,address[],address)")
-def _sr2_v2_exact_in(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    amount_in, min_out, path, to = a
-    return _v2(
-        call,
-        "swapExactTokensForTokens",
-        path,
-        exact_in=True,
-        amount=_balance_or(amount_in),
-        limit=min_out,
-        recipient=_recipient(to, call, sentinels=True),
-        deadline=call.deadline,
-    )
-
-
-@_on("swapTokensForExactTokens(uint256,uint256,address[],address)")
-def _sr2_v2_exact_out(a: tuple[Any, ...], call: _Call) -> list[SwapIntent]:
-    amount_out, max_in, path, to = a
-    return _v2(
-        call,
-        "swapTokensForExactTokens",
-        path,
-        exact_in=False,
-        amount=amount_out,
-        limit=max_in,
-        recipient=_recipient(to, call, sentinels=True),
-        deadline=call.deadline,
-    )
+_SR_SINGLE = "((address,address,uint24,address,uint256,uint256,uint256,uint160))"
+_SR_PATH = "((bytes,address,uint256,uint256,uint256))"
+_SR2_SINGLE = "((address,address,uint24,address,uint256,uint256,uint160))"
+_SR2_PATH = "((bytes,address,uint256,uint256))"
+for _sig, _handler in (
+    ("exactInputSingle" + _SR_SINGLE, _v3_handler(single=True, exact_in=True, router02=False)),
+    ("exactInput" + _SR_PATH, _v3_handler(single=False, exact_in=True, router02=False)),
+    ("exactOutputSingle" + _SR_SINGLE, _v3_handler(single=True, exact_in=False, router02=False)),
+    ("exactOutput" + _SR_PATH, _v3_handler(single=False, exact_in=False, router02=False)),
+    ("exactInputSingle" + _SR2_SINGLE, _v3_handler(single=True, exact_in=True, router02=True)),
+    ("exactInput" + _SR2_PATH, _v3_handler(single=False, exact_in=True, router02=True)),
+    ("exactOutputSingle" + _SR2_SINGLE, _v3_handler(single=True, exact_in=False, router02=True)),
+    ("exactOutput" + _SR2_PATH, _v3_handler(single=False, exact_in=False, router02=True)),
+):
+    _on(_sig)(_handler)
 
 
 # -- multicalls (SwapRouter, SwapRouter02) ------------------------------------------------------
@@ -640,31 +524,16 @@ def _ur_plan(commands: bytes, inputs: list[bytes], call: _Call, deadline: int | 
         flag = bool(cmd & _UR_FLAG_ALLOW_REVERT)
         data = inputs[k]
         found: list[SwapIntent]
-        if name == "V3_SWAP_EXACT_IN":
-            to, amount_in, min_out, path, _payer = abi_decode(_UR_SWAP, data)
-            tokens, fees = decode_v3_path(path)
-            found = _v3(
+        if name in ("V3_SWAP_EXACT_IN", "V3_SWAP_EXACT_OUT"):
+            to, amount, limit, path, _payer = abi_decode(_UR_SWAP, data)
+            exact_in = name == "V3_SWAP_EXACT_IN"
+            found = _v3_on_path(
                 call,
                 name,
-                tokens,
-                fees,
-                exact_in=True,
-                amount=_ur_amount(amount_in, v2=False),
-                limit=min_out,
-                recipient=_recipient(to, call, sentinels=True),
-                deadline=deadline,
-            )
-        elif name == "V3_SWAP_EXACT_OUT":
-            to, amount_out, max_in, path, _payer = abi_decode(_UR_SWAP, data)
-            tokens, fees = _reversed_path(path)
-            found = _v3(
-                call,
-                name,
-                tokens,
-                fees,
-                exact_in=False,
-                amount=amount_out,
-                limit=max_in,
+                path,
+                exact_in=exact_in,
+                amount=_ur_amount(amount, v2=False) if exact_in else amount,
+                limit=limit,
                 recipient=_recipient(to, call, sentinels=True),
                 deadline=deadline,
             )
