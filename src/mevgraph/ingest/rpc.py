@@ -261,16 +261,22 @@ class RpcClient:
                 out.append(r.get("result"))
         return out
 
-    async def call(self, method: str, params: list[Any]) -> Any:
-        """One call, retried while its JSON-RPC error is transient."""
+    async def batch_retrying(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """:meth:`batch`, sent again with backoff while any answer is a transient JSON-RPC error
+        (at most ``max_retries`` more times); the last answers are returned as they are."""
         for attempt in range(self.max_retries + 1):
-            (res,) = await self.batch([(method, params)])
-            if not isinstance(res, RpcError):
+            res = await self.batch(calls)
+            if attempt == self.max_retries or not any(isinstance(r, RpcError) and r.transient for r in res):
                 return res
-            if not res.transient or attempt == self.max_retries:
-                raise res
             await self._sleep_backoff(attempt)
         raise AssertionError("unreachable")
+
+    async def call(self, method: str, params: list[Any]) -> Any:
+        """One call, retried while its JSON-RPC error is transient."""
+        (res,) = await self.batch_retrying([(method, params)])
+        if isinstance(res, RpcError):
+            raise res
+        return res
 
     async def chain_id(self) -> int:
         """``eth_chainId``, asked once."""
@@ -294,14 +300,7 @@ class RpcClient:
         notes: list[str] = []
         for start in range(0, len(hashes), self.max_batch):
             chunk = hashes[start : start + self.max_batch]
-            for attempt in range(self.max_retries + 1):
-                res = await self.batch([("eth_getTransactionReceipt", [h]) for h in chunk])
-                if (
-                    not any(isinstance(r, RpcError) and r.transient for r in res)
-                    or attempt == self.max_retries
-                ):
-                    break
-                await self._sleep_backoff(attempt)
+            res = await self.batch_retrying([("eth_getTransactionReceipt", [h]) for h in chunk])
             for h, r in zip(chunk, res, strict=True):
                 if isinstance(r, RpcError) or r is None:
                     notes.append(f"no receipt for {h}: {r if r is not None else 'null'}")
@@ -329,12 +328,7 @@ class RpcClient:
             ("trace_block", [q]),
             ("eth_getLogs", [{"fromBlock": q, "toBlock": q}]),
         ]
-        for attempt in range(self.max_retries + 1):
-            res = await self.batch(calls)
-            if not any(isinstance(r, RpcError) and r.transient for r in res) or attempt == self.max_retries:
-                break
-            await self._sleep_backoff(attempt)
-        blk, tr, logs = res
+        blk, tr, logs = await self.batch_retrying(calls)
         if isinstance(tr, RpcError) and tr.unsupported:
             self._no_traces(tr)
             return None
@@ -375,22 +369,16 @@ class RpcClient:
             if deferred is not None:
                 return deferred
         q = hex(number)
-        for attempt in range(self.max_retries + 1):
-            calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [q, True])]
-            want_rc, want_tr = self.has_block_receipts, self.has_traces
-            if want_rc:
-                calls.append(("eth_getBlockReceipts", [q]))
-            if want_tr:
-                calls.append(("trace_block", [q]))
-            res = await self.batch(calls)
-            blk = res[0]
-            rc = res[1] if want_rc else None
-            tr = res[-1] if want_tr else None
-            retry = [r for r in (blk, rc, tr) if isinstance(r, RpcError) and r.transient]
-            if retry and attempt < self.max_retries:
-                await self._sleep_backoff(attempt)
-                continue
-            break
+        calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [q, True])]
+        want_rc, want_tr = self.has_block_receipts, self.has_traces
+        if want_rc:
+            calls.append(("eth_getBlockReceipts", [q]))
+        if want_tr:
+            calls.append(("trace_block", [q]))
+        res = await self.batch_retrying(calls)
+        blk = res[0]
+        rc = res[1] if want_rc else None
+        tr = res[-1] if want_tr else None
         if isinstance(blk, RpcError):
             raise blk
         if blk is None:
