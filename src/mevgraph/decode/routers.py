@@ -39,7 +39,7 @@ and one fee tier per hop; :mod:`mevgraph.decode.pools` turns them into pool addr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -247,10 +247,12 @@ def decode_v3_path(path: bytes) -> tuple[tuple[Address, ...], tuple[int, ...]]:
     return tuple(tokens), tuple(fees)
 
 
-def _v2(
+def _intent(
     call: _Call,
+    amm: Literal["v2", "v3"],
     method: str,
-    path: list[str],
+    path: Sequence[str],
+    fees: tuple[int, ...],
     *,
     exact_in: bool,
     amount: int | None,
@@ -261,15 +263,17 @@ def _v2(
     eth_out: bool = False,
     fee_on_transfer: bool = False,
 ) -> list[SwapIntent]:
+    """One intent (none for a path of fewer than two tokens): ``amount`` and ``limit`` are the
+    exact input and the least output, or the exact output and the most input."""
     if len(path) < 2:
         return []
     return [
         SwapIntent(
             router=call.to,
-            amm="v2",
+            amm=amm,
             method=method,
             path=tuple(_addr(t) for t in path),
-            fees=(),
+            fees=fees,
             exact_in=exact_in,
             amount_in=amount if exact_in else None,
             amount_out_min=limit if exact_in else None,
@@ -284,40 +288,11 @@ def _v2(
     ]
 
 
-def _v3(
-    call: _Call,
-    method: str,
-    tokens: tuple[Address, ...],
-    fees: tuple[int, ...],
-    *,
-    exact_in: bool,
-    amount: int | None,
-    limit: int | None,
-    recipient: Address,
-    deadline: int | None,
-) -> list[SwapIntent]:
-    return [
-        SwapIntent(
-            router=call.to,
-            amm="v3",
-            method=method,
-            path=tokens,
-            fees=fees,
-            exact_in=exact_in,
-            amount_in=amount if exact_in else None,
-            amount_out_min=limit if exact_in else None,
-            amount_out=None if exact_in else amount,
-            amount_in_max=None if exact_in else limit,
-            recipient=recipient,
-            deadline=deadline,
-        )
-    ]
-
-
-def _reversed_path(path: bytes) -> tuple[tuple[Address, ...], tuple[int, ...]]:
-    """An exact-output V3 path is encoded output first; return it in trade order."""
+def _v3_route(path: bytes, *, exact_in: bool) -> tuple[tuple[Address, ...], tuple[int, ...]]:
+    """Tokens and fees of a packed V3 path in trade order (an exact-output path is encoded output
+    first)."""
     tokens, fees = decode_v3_path(path)
-    return tokens[::-1], fees[::-1]
+    return (tokens, fees) if exact_in else (tokens[::-1], fees[::-1])
 
 
 # -- Uniswap V2 Router02 (and forks), SwapRouter02's V2 functions ------------------------------
@@ -333,10 +308,12 @@ def _v2_handler(*, exact_in: bool, eth_in: bool = False, router02: bool = False)
             args.insert(0 if exact_in else 1, call.value)
         amount, limit, path, to = args[:4]
         method = call.method
-        return _v2(
+        return _intent(
             call,
+            "v2",
             method,
             path,
+            (),
             exact_in=exact_in,
             amount=_balance_or(amount) if router02 and exact_in else amount,
             limit=limit,
@@ -384,32 +361,6 @@ def _balance_or(amount: int) -> int | None:
     return None if amount == 0 else amount
 
 
-def _v3_on_path(
-    call: _Call,
-    method: str,
-    path: bytes,
-    *,
-    exact_in: bool,
-    amount: int | None,
-    limit: int,
-    recipient: Address,
-    deadline: int | None,
-) -> list[SwapIntent]:
-    """Intents of a packed V3 path (an exact-output path is encoded output first)."""
-    tokens, fees = decode_v3_path(path) if exact_in else _reversed_path(path)
-    return _v3(
-        call,
-        method,
-        tokens,
-        fees,
-        exact_in=exact_in,
-        amount=amount,
-        limit=limit,
-        recipient=recipient,
-        deadline=deadline,
-    )
-
-
 def _v3_handler(*, single: bool, exact_in: bool, router02: bool) -> _Handler:
     """The handler of one params-struct function: ``(tokenIn, tokenOut, fee, recipient, ...)`` for
     a single pool, ``(path, recipient, ...)`` for a route, then ``[deadline,] amount, limit``:
@@ -426,13 +377,19 @@ def _v3_handler(*, single: bool, exact_in: bool, router02: bool) -> _Handler:
             amount = _balance_or(amount) if exact_in else amount
         else:
             recipient = _recipient(head[-1], call, sentinels=False, zero_is_router=True)
-        kw: dict[str, Any] = dict(
-            exact_in=exact_in, amount=amount, limit=limit, recipient=recipient, deadline=deadline
+        tokens, fees = ((head[0], head[1]), (head[2],)) if single else _v3_route(head[0], exact_in=exact_in)
+        return _intent(
+            call,
+            "v3",
+            call.method,
+            tokens,
+            fees,
+            exact_in=exact_in,
+            amount=amount,
+            limit=limit,
+            recipient=recipient,
+            deadline=deadline,
         )
-        if not single:
-            return _v3_on_path(call, call.method, head[0], **kw)
-        t_in, t_out, fee = head[:3]
-        return _v3(call, call.method, (_addr(t_in), _addr(t_out)), (fee,), **kw)
 
     return handler
 
@@ -527,10 +484,13 @@ def _ur_plan(commands: bytes, inputs: list[bytes], call: _Call, deadline: int | 
         if name in ("V3_SWAP_EXACT_IN", "V3_SWAP_EXACT_OUT"):
             to, amount, limit, path, _payer = abi_decode(_UR_SWAP, data)
             exact_in = name == "V3_SWAP_EXACT_IN"
-            found = _v3_on_path(
+            tokens, fees = _v3_route(path, exact_in=exact_in)
+            found = _intent(
                 call,
+                "v3",
                 name,
-                path,
+                tokens,
+                fees,
                 exact_in=exact_in,
                 amount=_ur_amount(amount, v2=False) if exact_in else amount,
                 limit=limit,
@@ -540,10 +500,12 @@ def _ur_plan(commands: bytes, inputs: list[bytes], call: _Call, deadline: int | 
         elif name in ("V2_SWAP_EXACT_IN", "V2_SWAP_EXACT_OUT"):
             to, amount, limit, path, _payer = abi_decode(_UR_V2_SWAP, data)
             exact_in = name == "V2_SWAP_EXACT_IN"
-            found = _v2(
+            found = _intent(
                 call,
+                "v2",
                 name,
                 path,
+                (),
                 exact_in=exact_in,
                 amount=_ur_amount(amount, v2=True) if exact_in else amount,
                 limit=limit,
