@@ -126,6 +126,20 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
+def _rule_match(rule_id: str, key_identity: str | None) -> tuple[str, dict[str, Any]] | None:
+    """The condition (and its parameters) selecting rule ``rule_id`` -- only if it is
+    ``key_identity``'s, when given; None when ``rule_id`` is not a UUID (no rule has it)."""
+    key = _uuid(rule_id)
+    if key is None:
+        return None
+    params: dict[str, Any] = {"id": key}
+    cond = "id = :id"
+    if key_identity is not None:
+        cond += " AND key_identity = :key"
+        params["key"] = key_identity
+    return cond, params
+
+
 def _in(column: str, values: Iterable[Any], params: dict[str, Any]) -> str:
     names = []
     for i, v in enumerate(values):
@@ -211,28 +225,21 @@ class WebhookStore:
 
     def alert_rule(self, rule_id: str, key_identity: str | None = None) -> AlertRule | None:
         """One rule (only if it is ``key_identity``'s, when given); None if unknown."""
-        key = _uuid(rule_id)
-        if key is None:
+        found = _rule_match(rule_id, key_identity)
+        if found is None:
             return None
-        params: dict[str, Any] = {"id": key}
-        cond = "id = :id"
-        if key_identity is not None:
-            cond += " AND key_identity = :key"
-            params["key"] = key_identity
+        cond, params = found
         with self._read() as s:
             rows = s.all(f"SELECT {', '.join(_RULE_COLUMNS)} FROM alert_rules WHERE {cond}", params)
         return self._rule(rows[0]) if rows else None
 
     def set_alert_rule_active(self, rule_id: str, active: bool, key_identity: str | None = None) -> bool:
         """Pause (``active=False``) or resume a rule; False if unknown (or not ``key_identity``'s)."""
-        key = _uuid(rule_id)
-        if key is None:
+        found = _rule_match(rule_id, key_identity)
+        if found is None:
             return False
-        params: dict[str, Any] = {"id": key, "active": active}
-        cond = "id = :id"
-        if key_identity is not None:
-            cond += " AND key_identity = :key"
-            params["key"] = key_identity
+        cond, params = found
+        params["active"] = active
         with self._write() as s:
             if not s.all(f"SELECT 1 FROM alert_rules WHERE {cond}", params):
                 return False
@@ -241,19 +248,15 @@ class WebhookStore:
 
     def delete_alert_rule(self, rule_id: str, key_identity: str | None = None) -> bool:
         """Delete a rule and its dead letters; False if unknown (or not ``key_identity``'s)."""
-        key = _uuid(rule_id)
-        if key is None:
+        found = _rule_match(rule_id, key_identity)
+        if found is None:
             return False
-        params: dict[str, Any] = {"id": key}
-        cond = "id = :id"
-        if key_identity is not None:
-            cond += " AND key_identity = :key"
-            params["key"] = key_identity
+        cond, params = found
         with self._write() as s:
             if not s.all(f"SELECT 1 FROM alert_rules WHERE {cond}", params):
                 return False
-            s.execute("DELETE FROM alert_dead_letters WHERE rule_id = :id", {"id": key})
-            s.execute("DELETE FROM alert_rules WHERE id = :id", {"id": key})
+            s.execute("DELETE FROM alert_dead_letters WHERE rule_id = :id", {"id": params["id"]})
+            s.execute("DELETE FROM alert_rules WHERE id = :id", {"id": params["id"]})
         return True
 
     def add_dead_letter(
