@@ -463,6 +463,12 @@ _UR_FLAG_ALLOW_REVERT = 0x80
 _UR_TYPE_MASK = 0x3F
 _UR_SWAP = ("address", "uint256", "uint256", "bytes", "bool")
 _UR_V2_SWAP = ("address", "uint256", "uint256", "address[]", "bool")
+_UR_SWAPS: dict[str, tuple[Literal["v2", "v3"], bool]] = {  # command -> (amm, exact input)
+    "V3_SWAP_EXACT_IN": ("v3", True),
+    "V3_SWAP_EXACT_OUT": ("v3", False),
+    "V2_SWAP_EXACT_IN": ("v2", True),
+    "V2_SWAP_EXACT_OUT": ("v2", False),
+}
 
 
 def _ur_amount(v: int, *, v2: bool) -> int | None:
@@ -481,33 +487,20 @@ def _ur_plan(commands: bytes, inputs: list[bytes], call: _Call, deadline: int | 
         flag = bool(cmd & _UR_FLAG_ALLOW_REVERT)
         data = inputs[k]
         found: list[SwapIntent]
-        if name in ("V3_SWAP_EXACT_IN", "V3_SWAP_EXACT_OUT"):
-            to, amount, limit, path, _payer = abi_decode(_UR_SWAP, data)
-            exact_in = name == "V3_SWAP_EXACT_IN"
-            tokens, fees = _v3_route(path, exact_in=exact_in)
+        swap = _UR_SWAPS.get(name or "")
+        if swap is not None:
+            amm, exact_in = swap
+            v2 = amm == "v2"
+            to, amount, limit, path, _payer = abi_decode(_UR_V2_SWAP if v2 else _UR_SWAP, data)
+            tokens, fees = (path, ()) if v2 else _v3_route(path, exact_in=exact_in)
             found = _intent(
                 call,
-                "v3",
-                name,
+                amm,
+                name or "",
                 tokens,
                 fees,
                 exact_in=exact_in,
-                amount=_ur_amount(amount, v2=False) if exact_in else amount,
-                limit=limit,
-                recipient=_recipient(to, call, sentinels=True),
-                deadline=deadline,
-            )
-        elif name in ("V2_SWAP_EXACT_IN", "V2_SWAP_EXACT_OUT"):
-            to, amount, limit, path, _payer = abi_decode(_UR_V2_SWAP, data)
-            exact_in = name == "V2_SWAP_EXACT_IN"
-            found = _intent(
-                call,
-                "v2",
-                name,
-                path,
-                (),
-                exact_in=exact_in,
-                amount=_ur_amount(amount, v2=True) if exact_in else amount,
+                amount=_ur_amount(amount, v2=v2) if exact_in else amount,
                 limit=limit,
                 recipient=_recipient(to, call, sentinels=True),
                 deadline=deadline,
