@@ -69,3 +69,48 @@ def test_database_json_equals_python_rendering(make_store: object, real_chain: C
 def test_embedded_store_leaves_rendering_to_the_api(make_store: object) -> None:
     store: SqlStore = make_store("embedded")  # type: ignore[operator]
     assert store.opportunity_page_json(OpportunityQuery()) is None
+
+
+def test_async_page_equals_the_threaded_one(make_store: object, real_chain: Chain) -> None:
+    """The API's event-loop path (``aopportunity_page_json``: page and totals pipelined in one
+    round trip, the totals memo shared) returns exactly what the threaded path returns."""
+    import asyncio
+    from datetime import timedelta
+    from decimal import Decimal
+
+    store: SqlStore = make_store("postgres")  # type: ignore[operator]
+    for rec, findings in real_chain:
+        store.ingest_block(rec, findings)
+    first = store.opportunities(OpportunityQuery(limit=1, sort_order="asc")).rows[0]
+    t0: datetime = first["timestamp"]
+    bot = first["bot_address"]
+    queries = [
+        OpportunityQuery(),
+        OpportunityQuery(bot_address=bot, start_time=datetime(2019, 1, 1, 0, 0, 0, 1234, tzinfo=UTC)),
+        OpportunityQuery(opportunity_types=["sandwich", "arbitrage"], chains=["1"]),
+        OpportunityQuery(min_profit=Decimal("1.00"), sort_by="profit"),
+        # partial days at both edges, a window inside one day, and whole days only
+        OpportunityQuery(
+            start_time=t0 - timedelta(days=2, hours=3), end_time=t0 + timedelta(days=1, hours=2)
+        ),
+        OpportunityQuery(start_time=t0 - timedelta(minutes=1), end_time=t0 + timedelta(hours=1)),
+        OpportunityQuery(
+            start_time=datetime(2020, 1, 1, tzinfo=UTC), end_time=datetime(2030, 1, 1, tzinfo=UTC)
+        ),
+    ]
+
+    async def run() -> list[object]:
+        out = [await store.aopportunity_page_json(q) for q in queries]  # type: ignore[attr-defined]
+        await store.aclose()  # type: ignore[attr-defined]
+        return out
+
+    for ttl in (0.0, 60.0):
+        store.summary_ttl = ttl
+        store._forget_summaries()
+        threaded = [store.opportunity_page_json(q) for q in queries]
+        store._forget_summaries()
+        assert asyncio.run(run()) == threaded
+    # with the memo warm, a repeated query sends only its page
+    before = store.queries.value
+    asyncio.run(run())
+    assert store.queries.value - before == len(queries)

@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Annotated, Any, Literal, TypeVar, get_args
@@ -62,7 +63,7 @@ from mevgraph.api.models import (
     opportunity_from_row,
 )
 from mevgraph.ingest.bus import EventBus, LocalBus, open_bus
-from mevgraph.store.base import OPPORTUNITY_TYPES, BotQuery, OpportunityQuery, Store
+from mevgraph.store.base import OPPORTUNITY_TYPES, BotQuery, OpportunityPage, OpportunityQuery, Store
 
 __all__ = ["create_app", "ApiError", "MAX_PAGE", "MAX_LIMIT", "BOT_TYPES", "BOT_SORT"]
 
@@ -231,13 +232,23 @@ class _Api:
             return fn(*args)
 
     async def cached(
-        self, request: Request, endpoint: str, params: dict[str, Any], compute: Callable[[], bytes]
+        self,
+        request: Request,
+        endpoint: str,
+        params: dict[str, Any],
+        compute: Callable[[], bytes] | None = None,
+        acompute: Callable[[], Awaitable[bytes]] | None = None,
     ) -> Response:
-        """The cached body of this query, else ``compute()`` (run in a worker thread) stored."""
+        """The cached body of this query, else one computed and stored: by ``acompute()`` on
+        the event loop when given, else by ``compute()`` in a worker thread."""
         key = query_key(endpoint, params)
         body, gen = await self.cache.aget(key, getattr(request.state, "cache_generation", None))
         if body is None:
-            body = await run_in_threadpool(compute)
+            if acompute is not None:
+                body = await acompute()
+            else:
+                assert compute is not None
+                body = await run_in_threadpool(compute)
             await self.cache.aput(key, body, gen)
             state = "miss"
         else:
@@ -277,10 +288,19 @@ def create_app(
         ttl=cache_ttl_s,
         prefix=redis_prefix,
     )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        aclose = getattr(store, "aclose", None)  # the store's connections of this event loop
+        if aclose is not None:
+            await aclose()
+
     app = FastAPI(
         title="mevgraph",
         version=__version__,
         description="MEV opportunities, bots and protocol leakage detected by mevgraph.",
+        lifespan=lifespan,
     )
     app.state.api = api
     api.bus = bus if bus is not None else LocalBus()
@@ -302,6 +322,11 @@ def create_app(
     v1 = APIRouter(prefix="/v1/mev", dependencies=[Depends(guard)], responses=_ERRORS)
     # an optional store capability: rows as JSON built by the database (PostgreSQL)
     page_json: Callable[[OpportunityQuery], Any] | None = getattr(store, "opportunity_page_json", None)
+    # ... and the same on the event loop, with no worker thread (PostgreSQL); for a thread-safe
+    # store only, as it bypasses the store lock
+    apage_json: Callable[[OpportunityQuery], Awaitable[tuple[list[str], OpportunityPage]]] | None = (
+        getattr(store, "aopportunity_page_json", None) if api._lock is None else None
+    )
 
     @v1.get("/opportunities", response_model=OpportunitiesResponse, summary="MEV opportunities (spec 4.1)")
     async def opportunities(
@@ -353,17 +378,10 @@ def create_app(
             limit=limit,
         )
 
-        def compute() -> bytes:
+        def body(rows: bytes, res: OpportunityPage) -> bytes:
             # The OpportunitiesResponse shape without pydantic (checked by the tests): the rows
             # as JSON built by the database where it can, else orjson over plain dicts --
             # validating and dumping fifty models cost more CPU than the query.
-            built = api.call(page_json, q) if page_json is not None else None
-            if built is not None:
-                texts, res = built
-                rows = b"[" + ",".join(texts).encode() + b"]"
-            else:
-                res = api.call(store.opportunities, q)
-                rows = orjson_dumps([opportunity_dict(r) for r in res.rows])
             rest = orjson_dumps(
                 {
                     "pagination": {"page": page, "limit": limit, "total": res.total},
@@ -375,6 +393,19 @@ def create_app(
                 }
             )
             return b'{"opportunities":' + rows + b"," + rest[1:]
+
+        def compute() -> bytes:
+            built = api.call(page_json, q) if page_json is not None else None
+            if built is not None:
+                texts, res = built
+                return body(b"[" + ",".join(texts).encode() + b"]", res)
+            res = api.call(store.opportunities, q)
+            return body(orjson_dumps([opportunity_dict(r) for r in res.rows]), res)
+
+        async def acompute() -> bytes:
+            assert apage_json is not None
+            texts, res = await apage_json(q)
+            return body(b"[" + ",".join(texts).encode() + b"]", res)
 
         params = {
             "chains": q.chains,
@@ -388,6 +419,8 @@ def create_app(
             "page": page,
             "limit": limit,
         }
+        if apage_json is not None:
+            return await api.cached(request, "opportunities", params, acompute=acompute)
         return await api.cached(request, "opportunities", params, compute)
 
     @v1.get(

@@ -215,6 +215,27 @@ class QueryCounter:
         return self._n
 
 
+def bind_sql(
+    sql: str, params: dict[str, Any] | None, dialect: str, cache: dict[str, tuple[str, tuple[str, ...]]]
+) -> tuple[str, dict[str, Any] | None]:
+    """``sql`` with ``:name`` parameters in ``dialect``'s own style (``%(name)s`` for psycopg,
+    ``$name`` for DuckDB; translated once per distinct text, kept in ``cache``) and the
+    parameters it names."""
+    hit = cache.get(sql)
+    if hit is None:
+        names = tuple(dict.fromkeys(_PARAM.findall(sql)))
+        if dialect == "postgres":
+            native = _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+        else:
+            native = _PARAM.sub(r"$\1", sql)
+        hit = cache[sql] = (native, names)
+    native, names = hit
+    if not names:
+        return native, None
+    assert params is not None, f"parameters missing for {sql[:60]!r}"
+    return native, {n: params[n] for n in names}
+
+
 class Session:
     """One connection inside a transaction (writes) or in autocommit (reads).
 
@@ -226,23 +247,8 @@ class Session:
     _cache: dict[str, tuple[str, tuple[str, ...]]]
     _counter: QueryCounter | None = None
 
-    def _native(self, sql: str) -> tuple[str, tuple[str, ...]]:
-        hit = self._cache.get(sql)
-        if hit is None:
-            names = tuple(dict.fromkeys(_PARAM.findall(sql)))
-            if self.dialect == "postgres":
-                native = _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
-            else:
-                native = _PARAM.sub(r"$\1", sql)
-            hit = self._cache[sql] = (native, names)
-        return hit
-
     def _bind(self, sql: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
-        native, names = self._native(sql)
-        if not names:
-            return native, None
-        assert params is not None, f"parameters missing for {sql[:60]!r}"
-        return native, {n: params[n] for n in names}
+        return bind_sql(sql, params, self.dialect, self._cache)
 
     def _run(self, sql: str, params: dict[str, Any] | None, fetch: bool) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -451,6 +457,46 @@ FROM {table} WHERE {where}
 """
 
 
+_Sums = tuple[int, int, int, Decimal, Decimal]
+"""(rows, counted rows, priced counted rows, sum of profit USD, sum of victim loss USD)."""
+
+
+def _sum_row(r: Sequence[Any]) -> _Sums:
+    return int(r[0] or 0), int(r[1] or 0), int(r[2] or 0), Decimal(r[3] or 0), Decimal(r[4] or 0)
+
+
+@dataclass(slots=True)
+class _TotalsPlan:
+    """The statements (``:name`` SQL, parameters) whose single result rows add up to a filter's
+    totals, and the whole-day part when the memo already held it (``days``; ``days_key`` is
+    where the statement's result is memoized when it had to be asked)."""
+
+    statements: list[tuple[str, dict[str, Any]]]
+    days: _Sums | None = None
+    days_key: tuple[Any, ...] | None = None
+
+    def combine(self, store: SqlStore, parts: Sequence[_Sums]) -> _Sums:
+        """The totals from the statements' results (in ``statements`` order)."""
+        if self.days is None and self.days_key is not None and parts:
+            store._memo_put(self.days_key, parts[0])  # the whole-day statement is the first
+        total = self.days or (0, 0, 0, Decimal(0), Decimal(0))
+        for p in parts:
+            total = (total[0] + p[0], total[1] + p[1], total[2] + p[2], total[3] + p[3], total[4] + p[4])
+        return total
+
+
+def _page_of(totals: _Sums) -> OpportunityPage:
+    """An :class:`OpportunityPage` (rows left empty) carrying ``totals``."""
+    n, _, priced, profit, loss = totals
+    return OpportunityPage(
+        rows=[],
+        total=n,
+        total_mev_extracted=profit,
+        total_victim_loss=loss,
+        avg_profit_per_opportunity=(profit / priced).quantize(Decimal("0.01")) if priced else None,
+    )
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -469,7 +515,7 @@ class SqlStore(WebhookStore, GraphStore):
     def __init__(self, summary_ttl: float = 1.0) -> None:
         self.summary_ttl = summary_ttl
         self.queries = QueryCounter()  # statements sent, for tests and query budgets
-        self._summary_cache: dict[tuple[Any, ...], tuple[float, tuple[int, int, int, Decimal, Decimal]]] = {}
+        self._summary_cache: dict[tuple[Any, ...], tuple[float, _Sums]] = {}
         self._summary_lock = threading.Lock()
 
     def _forget_summaries(self) -> None:
@@ -747,7 +793,8 @@ class SqlStore(WebhookStore, GraphStore):
         rows, page = self._page(q, "wire")
         return [r[0] for r in rows], page
 
-    def _page(self, q: OpportunityQuery, select: str) -> tuple[list[Any], OpportunityPage]:
+    def _page_statement(self, q: OpportunityQuery, select: str) -> tuple[str, dict[str, Any]]:
+        """The SQL (``:name`` parameters) and parameters of one page of ``q``."""
         column = SORT_COLUMNS.get(q.sort_by)
         if column is None:
             raise ValueError(f"sort_by must be one of {sorted(SORT_COLUMNS)}")
@@ -758,25 +805,42 @@ class SqlStore(WebhookStore, GraphStore):
         params: dict[str, Any] = {"limit": q.limit, "offset": (q.page - 1) * q.limit}
         where = " AND ".join(self._filters(q, params)) or "TRUE"
         order = f"{_q(column)} {q.sort_order.upper()} NULLS LAST, id {q.sort_order.upper()}"
-        with self._read() as s:
-            rows = s.all(
-                f"SELECT {select} FROM mev_opportunities WHERE {where} "
-                f"ORDER BY {order} LIMIT :limit OFFSET :offset",
-                params,
-            )
-            n, _, priced, profit, loss = self._cached_totals(s, q)
-        return rows, OpportunityPage(
-            rows=[],
-            total=n,
-            total_mev_extracted=profit,
-            total_victim_loss=loss,
-            avg_profit_per_opportunity=(profit / priced).quantize(Decimal("0.01")) if priced else None,
-        )
+        sql = f"SELECT {select} FROM mev_opportunities WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset"
+        return sql, params
 
-    def _cached_totals(self, s: Session, q: OpportunityQuery) -> tuple[int, int, int, Decimal, Decimal]:
+    def _page(self, q: OpportunityQuery, select: str) -> tuple[list[Any], OpportunityPage]:
+        sql, params = self._page_statement(q, select)
+        with self._read() as s:
+            rows = s.all(sql, params)
+            totals = self._cached_totals(s, q)
+        return rows, _page_of(totals)
+
+    # -- totals ------------------------------------------------------------------------------------
+    # The count and sums of a filter are planned (:meth:`_totals_plan`: which statements, which
+    # memo keys) apart from being run, so the synchronous path (:meth:`_cached_totals`) and the
+    # PostgreSQL asynchronous one (one pipelined round trip with the page) share the plan.
+
+    def _memo_get(self, key: tuple[Any, ...] | None) -> _Sums | None:
+        if key is None:
+            return None
+        now = time.monotonic()
+        with self._summary_lock:
+            hit = self._summary_cache.get(key)
+        return hit[1] if hit is not None and hit[0] > now else None
+
+    def _memo_put(self, key: tuple[Any, ...] | None, value: _Sums) -> None:
+        if key is None:
+            return
+        with self._summary_lock:
+            if len(self._summary_cache) >= 4096:
+                self._summary_cache.clear()
+            self._summary_cache[key] = (time.monotonic() + self.summary_ttl, value)
+
+    def _totals_key(self, q: OpportunityQuery) -> tuple[Any, ...] | None:
+        """The memo key of ``q``'s totals (None when the memo is off)."""
         if self.summary_ttl <= 0:
-            return self._totals(s, q)
-        key = (
+            return None
+        return (
             tuple(q.chains or ()),
             tuple(q.opportunity_types or ()),
             (q.bot_address or "").lower(),
@@ -784,28 +848,35 @@ class SqlStore(WebhookStore, GraphStore):
             _naive_utc(q.start_time),
             _naive_utc(q.end_time),
         )
-        now = time.monotonic()
-        with self._summary_lock:
-            hit = self._summary_cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+
+    def _cached_totals(self, s: Session, q: OpportunityQuery) -> _Sums:
+        key = self._totals_key(q)
+        hit = self._memo_get(key)
+        if hit is not None:
+            return hit
         value = self._totals(s, q)
-        with self._summary_lock:
-            if len(self._summary_cache) >= 4096:
-                self._summary_cache.clear()
-            self._summary_cache[key] = (now + self.summary_ttl, value)
+        self._memo_put(key, value)
         return value
 
-    def _totals(self, s: Session, q: OpportunityQuery) -> tuple[int, int, int, Decimal, Decimal]:
-        """(rows, counted, priced, sum profit, sum victim loss) over the filtered set.
+    def _totals(self, s: Session, q: OpportunityQuery) -> _Sums:
+        """(rows, counted, priced, sum profit, sum victim loss) over the filtered set."""
+        plan = self._totals_plan(q)
+        parts = [_sum_row(s.all(sql, params)[0]) for sql, params in plan.statements]
+        return plan.combine(self, parts)
+
+    def _totals_plan(self, q: OpportunityQuery) -> _TotalsPlan:
+        """The statements whose results add up to ``q``'s totals.
 
         Whole UTC days come from ``mev_opportunity_daily`` (``mev_bot_daily`` for one bot); only
-        partial days at the edges of a time window are aggregated from the table. A ``min_profit``
-        filter cannot be served by the summaries: it aggregates the table, through the profit index."""
+        partial days at the edges of a time window are aggregated from the table. The whole-day
+        part is memoized on its own (windows that differ only inside their edge days, like a
+        sliding "last 7 days", share it): when it is in the memo it is not asked again. A
+        ``min_profit`` filter cannot be served by the summaries: it aggregates the table,
+        through the profit index."""
         if q.min_profit is not None:
             params: dict[str, Any] = {}
             where = " AND ".join(self._filters(q, params)) or "TRUE"
-            return self._sum(s.all(_TOTALS.format(where=where), params)[0])
+            return _TotalsPlan([(_TOTALS.format(where=where), params)])
         start, end = _naive_utc(q.start_time), _naive_utc(q.end_time)
         first = (
             None
@@ -841,46 +912,21 @@ class SqlStore(WebhookStore, GraphStore):
                 params["last"] = last
                 if end is not None and end > datetime(last.year, last.month, last.day):
                     edges.append((datetime(last.year, last.month, last.day), end))
-        total = (0, 0, 0, Decimal(0), Decimal(0))
+        plan = _TotalsPlan([])
         if whole_days:
-            where = " AND ".join(conds) or "TRUE"
-            total = self._whole_days(s, _DAILY_TOTALS.format(table=table, where=where), params)
+            sql = _DAILY_TOTALS.format(table=table, where=" AND ".join(conds) or "TRUE")
+            key = None
+            if self.summary_ttl > 0:
+                key = ("days", sql, tuple(sorted((k, str(v)) for k, v in params.items())))
+            plan.days = self._memo_get(key)
+            plan.days_key = key
+            if plan.days is None:
+                plan.statements.append((sql, params))
         for a, b in edges:
             eparams: dict[str, Any] = {"a": a, "b": b}
             econds = [*self._filters(q, eparams, time=False), '"timestamp" >= :a', '"timestamp" < :b']
-            part = self._sum(s.all(_TOTALS.format(where=" AND ".join(econds)), eparams)[0])
-            total = (
-                total[0] + part[0],
-                total[1] + part[1],
-                total[2] + part[2],
-                total[3] + part[3],
-                total[4] + part[4],
-            )
-        return total
-
-    def _whole_days(
-        self, s: Session, sql: str, params: dict[str, Any]
-    ) -> tuple[int, int, int, Decimal, Decimal]:
-        """The whole-day part of a totals query, cached like :meth:`_cached_totals`: windows that
-        differ only inside their edge days (a sliding "last 7 days") share it."""
-        if self.summary_ttl <= 0:
-            return self._sum(s.all(sql, params)[0])
-        key = ("days", sql, tuple(sorted((k, str(v)) for k, v in params.items())))
-        now = time.monotonic()
-        with self._summary_lock:
-            hit = self._summary_cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        value = self._sum(s.all(sql, params)[0])
-        with self._summary_lock:
-            if len(self._summary_cache) >= 4096:
-                self._summary_cache.clear()
-            self._summary_cache[key] = (now + self.summary_ttl, value)
-        return value
-
-    @staticmethod
-    def _sum(r: Sequence[Any]) -> tuple[int, int, int, Decimal, Decimal]:
-        return int(r[0] or 0), int(r[1] or 0), int(r[2] or 0), Decimal(r[3] or 0), Decimal(r[4] or 0)
+            plan.statements.append((_TOTALS.format(where=" AND ".join(econds)), eparams))
+        return plan
 
     def opportunity(self, opportunity_id: str) -> dict[str, Any] | None:
         try:

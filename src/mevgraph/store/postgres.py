@@ -10,16 +10,19 @@ once per connection.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+import weakref
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mevgraph.store.aggregates import QueryCounter, Session, SqlStore, _cols
+from mevgraph.store.aggregates import QueryCounter, Session, SqlStore, _cols, _page_of, _sum_row, bind_sql
+from mevgraph.store.base import OpportunityPage, OpportunityQuery
 
 __all__ = ["PostgresStore"]
 
@@ -44,7 +47,7 @@ class _PgSession(Session):
     def many(self, sql: str, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        native, _ = self._native(sql)
+        native = self._bind(sql, rows[0])[0]
         self._count()
         with self._conn.cursor() as cur:
             cur.executemany(native, [self._bind(sql, r)[1] or {} for r in rows])  # type: ignore[arg-type]
@@ -110,6 +113,38 @@ class _Pool:
                 return
 
 
+class _AsyncPool:
+    """Async connections of ONE event loop: at most ``size`` open, reused last-in first-out,
+    broken ones dropped (an async connection belongs to the loop that opened it, so each loop
+    -- each ``uvicorn`` worker, each test client -- gets its own pool)."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self._url = url
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._slots = asyncio.Semaphore(size)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        async with self._slots:
+            if self._idle:
+                conn = self._idle.pop()
+            else:
+                conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+                await conn.execute("SET TIME ZONE 'UTC'")
+            try:
+                yield conn
+            finally:
+                idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+                if conn.closed or conn.broken or not idle:
+                    await conn.close()
+                else:
+                    self._idle.append(conn)
+
+    async def close(self) -> None:
+        while self._idle:
+            await self._idle.pop().close()
+
+
 class PostgresStore(SqlStore):
     """The store in a PostgreSQL database given by a ``postgresql://`` URL."""
 
@@ -121,6 +156,10 @@ class PostgresStore(SqlStore):
         super().__init__(summary_ttl)
         self.url = url
         self._cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._pool_size = pool_size
+        self._async_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AsyncPool] = (
+            weakref.WeakKeyDictionary()
+        )
         self._external: Any = None
         try:
             from psycopg_pool import ConnectionPool  # type: ignore[import-not-found]
@@ -157,6 +196,49 @@ class PostgresStore(SqlStore):
 
     def _lock(self, s: Session, name: str) -> None:
         s.execute("SELECT pg_advisory_xact_lock(hashtext(:name))", {"name": name})
+
+    # -- the asynchronous read path (the API's list pages) ---------------------------------------
+
+    def _async_pool(self) -> _AsyncPool:
+        loop = asyncio.get_running_loop()
+        pool = self._async_pools.get(loop)
+        if pool is None:
+            pool = self._async_pools[loop] = _AsyncPool(self.url, self._pool_size)
+        return pool
+
+    async def _aall(self, statements: Sequence[tuple[str, dict[str, Any]]]) -> list[list[tuple[Any, ...]]]:
+        """The rows of each statement (``:name`` SQL), sent together: one round trip to the
+        server (pipeline mode) however many there are."""
+        bound = [bind_sql(sql, params, self.dialect, self._cache) for sql, params in statements]
+        self.queries.add(len(bound))
+        async with self._async_pool().connection() as conn:
+            if len(bound) == 1:
+                cur = await conn.execute(*bound[0])  # type: ignore[arg-type]  # built from constants
+                return [await cur.fetchall()]
+            async with conn.pipeline():
+                curs = [await conn.execute(sql, params) for sql, params in bound]  # type: ignore[arg-type]
+                return [await c.fetchall() for c in curs]
+
+    async def aopportunity_page_json(self, q: OpportunityQuery) -> tuple[list[str], OpportunityPage]:
+        """:meth:`opportunity_page_json` on the running event loop, without a worker thread: the
+        page and whatever its totals still need (see :meth:`_totals_plan`; the memo often
+        answers them) go to the server in one round trip."""
+        page = self._page_statement(q, "wire")
+        key = self._totals_key(q)
+        totals = self._memo_get(key)
+        plan = self._totals_plan(q) if totals is None else None
+        results = await self._aall([page, *(plan.statements if plan is not None else ())])
+        if plan is not None:
+            totals = plan.combine(self, [_sum_row(r[0]) for r in results[1:]])
+            self._memo_put(key, totals)
+        assert totals is not None
+        return [r[0] for r in results[0]], _page_of(totals)
+
+    async def aclose(self) -> None:
+        """Close the async connections of the running loop (the API's shutdown calls it)."""
+        pool = self._async_pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.close()
 
     def _json(self, value: Any) -> Any:
         return None if value is None else Jsonb(value)
