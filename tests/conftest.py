@@ -5,6 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -73,3 +76,50 @@ def _no_node_left_behind() -> Any:
     left = [p.pid for p in node._LIVE if p.poll() is None]
     node._kill_all()
     assert not left, f"anvil processes left running by tests: {left}"
+
+
+PG_ADMIN = os.environ.get("MEVGRAPH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+"""The local PostgreSQL (trust auth); tests make throw-away databases in it. Without a server the
+tests that need it skip -- and fail when ``CI=true``."""
+
+
+@contextmanager
+def _databases(prefix: str) -> Iterator[Callable[[], str]]:
+    """A maker of new, empty databases (-> URL), all dropped at exit."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except Exception as exc:
+        msg = f"PostgreSQL unreachable at {PG_ADMIN}: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"{prefix}{uuid.uuid4().hex[:12]}"
+        admin.execute(f"CREATE DATABASE {name}")
+        made.append(name)
+        return f"{PG_ADMIN.rpartition('/')[0]}/{name}"
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """One database for the session (the store tests empty it before each test)."""
+    with _databases("mevgraph_t_") as make:
+        yield make()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[Callable[[], str]]:
+    """``pg_database()`` -> the URL of a new, empty database; all are dropped after the test."""
+    with _databases("mevgraph_f_") as make:
+        yield make

@@ -232,14 +232,6 @@ def inspect(
         raise typer.Exit(code=2)
 
 
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()
-
-
 sim_app = typer.Typer(no_args_is_help=True, help="The local testbed: a real node with agents producing MEV.")
 app.add_typer(sim_app, name="sim")
 
@@ -489,14 +481,24 @@ def serve(
         os.environ["MEVGRAPH_API_RATE_LIMIT"] = str(rate_limit)
         if redis:
             os.environ["MEVGRAPH_REDIS"] = redis
-        uvicorn.run(
-            "mevgraph.api.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-        )
+        from mevgraph.api.workers import reuse_port_balances, serve_workers
+
+        if not reuse_port_balances():  # uvicorn's workers share one socket (unevenly; see workers.py)
+            uvicorn.run(
+                "mevgraph.api.app:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="warning",
+            )
+            return
+        try:
+            status = serve_workers("mevgraph.api.app:app_from_env", host, port, workers)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot listen on {host}:{port}: {exc}", param_hint="--port") from None
+        if status:
+            raise typer.Exit(status)
         return
     from mevgraph.api.app import create_app
     from mevgraph.ingest.bus import open_bus
@@ -851,3 +853,11 @@ def alerts(
     except (OSError, websockets.exceptions.WebSocketException) as exc:
         err.print(f"[red]cannot subscribe at {url}: {exc}[/]")
         raise typer.Exit(1) from exc
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # after every command is registered: ``python -m mevgraph.cli`` sees them all
+    main()

@@ -7,8 +7,6 @@ at the end. Without a server the PostgreSQL cases skip -- and fail when ``CI=tru
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,6 @@ from mevgraph.store import BlockRecord, SqlStore, block_record, open_store
 
 from ..conftest import load_fixture
 
-PG_ADMIN = os.environ.get("MEVGRAPH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 DUPLICATE = "10921990"  # the file holds block 10921991 again
 
 Chain = list[tuple[BlockRecord, list[Finding]]]
@@ -37,31 +34,6 @@ def real_chain(block_names: list[str]) -> Chain:
     for f in inspect_blocks(blocks):
         per[f.block_number].append(f)
     return [(block_record(b, decode_block(b)), per[b.number]) for b in blocks]
-
-
-def _admin_url(dbname: str) -> str:
-    base, _, _ = PG_ADMIN.rpartition("/")
-    return f"{base}/{dbname}"
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    try:
-        import psycopg
-
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except Exception as exc:
-        msg = f"PostgreSQL unreachable at {PG_ADMIN}: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    name = f"mevgraph_t_{uuid.uuid4().hex[:12]}"
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield _admin_url(name)
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
 
 
 def empty_pg(url: str) -> None:
