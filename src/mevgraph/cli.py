@@ -505,7 +505,9 @@ def serve(
 
     _apply_profiles(chain_profile or [])
     bus = open_bus(redis)
-    web = create_app(st, auth=not no_auth, redis_url=redis, rate_limit_per_minute=rate_limit, bus=bus)
+    web = create_app(
+        st, auth=not no_auth, redis_url=redis, rate_limit_per_minute=rate_limit, bus=bus, freeze_gc=True
+    )
     rpcs, wss = list(follow_rpc or []), list(follow_ws or [])
     if len(rpcs) != len(wss):
         raise typer.BadParameter("give one --follow-ws per --follow-rpc")
