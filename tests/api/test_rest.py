@@ -493,6 +493,55 @@ def test_rate_limit_redis_shared_between_processes(
     assert 0 < ttl <= 60  # every counter expires
 
 
+@pytest.mark.parametrize("with_redis", [False, True])
+def test_failing_requests_count_against_the_limit_once(
+    store: SqlStore, read_key: str, redis_url: str, prefix: str, with_redis: bool
+) -> None:
+    """A list route counts its request with the cache read; one that fails before that (422,
+    404 of an id, 500) is counted by the error handler instead -- once, and over the limit the
+    answer is the 429."""
+    h = {"X-API-Key": read_key}
+    _fresh_window()
+    app = create_app(
+        store, redis_url=redis_url if with_redis else None, redis_prefix=prefix, rate_limit_per_minute=4
+    )
+    with TestClient(app, headers=h) as c:
+        assert c.get("/v1/mev/opportunities?limit=0").status_code == 422  # pydantic's check
+        assert c.get("/v1/mev/opportunities?startTime=2024-02-01&endTime=2024-01-01").status_code == 422
+        assert c.get("/v1/mev/bots?page=0").status_code == 422
+        assert c.get("/v1/mev/opportunities?limit=2").status_code == 200
+        for bad in ("/v1/mev/opportunities?limit=0", "/v1/mev/opportunities?limit=2", "/v1/mev/leakage"):
+            r = c.get(bad)
+            assert r.status_code == 429 and r.json()["error"] == "rate limited", bad
+
+
+def test_a_cold_list_request_reads_counter_generation_and_entry_in_one_round_trip(
+    store: SqlStore, read_key: str, redis_url: str, prefix: str
+) -> None:
+    app = create_app(store, redis_url=redis_url, redis_prefix=prefix, rate_limit_per_minute=1000)
+    api = app.state.api
+    reads: list[list[str]] = []
+    real = api.limiter.ahit
+
+    async def spy(identity: str, aredis: object, keys: list[str] = ()) -> object:  # type: ignore[assignment]
+        reads.append(list(keys))
+        return await real(identity, aredis, keys)
+
+    api.limiter.ahit = spy
+    with TestClient(app, headers={"X-API-Key": read_key}) as c:
+        first = c.get("/v1/mev/opportunities?limit=3")
+        again = c.get("/v1/mev/opportunities?limit=3")
+        c.get("/v1/mev/opportunities/00000000-0000-0000-0000-000000000000")  # not a cached route
+    assert first.headers["X-Cache"] == "miss" and again.headers["X-Cache"] == "hit"
+    assert again.content == first.content
+    gen = prefix + "gen"
+    # the cold request reads the generation AND the entry; the repeat only the generation (its
+    # body is held in the process); the detail route only counts
+    assert reads[0][0] == gen and reads[0][1].startswith(prefix + "q:") and len(reads[0]) == 2
+    assert reads[1] == [gen]
+    assert reads[2] == []
+
+
 # --- cache -----------------------------------------------------------------------------------
 
 

@@ -145,15 +145,20 @@ def admit_key(key: str | None, scopes: Sequence[str] | None, *, scope: str, anon
     return "ip:" + anonymous
 
 
+def rate_refusal(verdict: Verdict) -> ApiError:
+    """The 429 ``ApiError`` (with ``Retry-After``) of a refused ``verdict``."""
+    return ApiError(
+        429,
+        "rate limited",
+        f"more than {verdict.limit} requests per minute; retry in {verdict.retry_after_s} s",
+        headers={"Retry-After": str(verdict.retry_after_s)},
+    )
+
+
 def enforce_rate(verdict: Verdict) -> None:
-    """Raise the 429 ``ApiError`` (with ``Retry-After``) when ``verdict`` refuses the request."""
+    """Raise the 429 ``ApiError`` when ``verdict`` refuses the request."""
     if not verdict.allowed:
-        raise ApiError(
-            429,
-            "rate limited",
-            f"more than {verdict.limit} requests per minute; retry in {verdict.retry_after_s} s",
-            headers={"Retry-After": str(verdict.retry_after_s)},
-        )
+        raise rate_refusal(verdict)
 
 
 def _bad(parameter: str, message: str) -> ApiError:
@@ -172,6 +177,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorBody, "description": "unexpected server error"},
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "not found"}}
+
+# The cached list routes: their guard leaves the rate-limit count to the cache read (one round
+# trip for both); see ``_Api.cached``.
+_CACHED_PATHS = frozenset({"/v1/mev/opportunities", "/v1/mev/bots", "/v1/mev/leakage"})
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -226,6 +235,34 @@ class _Api:
         self.cache = ResponseCache(self.aredis, prefix=prefix, ttl_s=ttl)
         self._lock = None if getattr(store, "thread_safe", True) else threading.Lock()
 
+    async def count(self, request: Request) -> Verdict | None:
+        """Count a request whose guard left that to the handler (``request.state.uncounted``)
+        and that fails before :meth:`cached` counts it; its verdict, None if already counted."""
+        if not getattr(request.state, "uncounted", False):
+            return None
+        request.state.uncounted = False
+        aredis = self.aredis.get() if self.aredis is not None else None
+        verdict, _ = await self.limiter.ahit(request.state.identity, aredis)
+        return verdict
+
+    async def _admit_and_read(self, request: Request, key: str) -> tuple[bytes | None, bytes]:
+        """Count the request against its rate limit and read the cache of ``key``: the counter,
+        the cache generation and -- unless this process holds a copy -- the entry itself, in one
+        Redis round trip. Returns the cached body (None on a miss) and the generation to store a
+        computed answer under. Raises the 429 ``ApiError``."""
+        request.state.uncounted = False
+        aredis = self.aredis.get() if self.aredis is not None else None
+        fold = aredis is not None and self.cache.ttl_s > 0 and not self.cache.knows(key)
+        reads = [self.cache.gen_key, self.cache.entry_key(key)] if fold else [self.cache.gen_key]
+        verdict, values = await self.limiter.ahit(request.state.identity, aredis, reads)
+        enforce_rate(verdict)
+        if values is None:  # no Redis, or it failed: the in-process cache, or none
+            return await self.cache.aget(key, None)
+        generation = values[0] if values[0] is not None else b"0"
+        if fold:
+            return self.cache.accept(key, generation, values[1]), generation
+        return await self.cache.aget(key, generation)
+
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         if self._lock is None:
             return fn(*args)
@@ -243,7 +280,7 @@ class _Api:
         """The cached body of this query, else one computed and stored: by ``acompute()`` on
         the event loop when given, else by ``compute()`` in a worker thread."""
         key = query_key(endpoint, params)
-        body, gen = await self.cache.aget(key, getattr(request.state, "cache_generation", None))
+        body, gen = await self._admit_and_read(request, key)
         if body is None:
             if acompute is not None:
                 body = await acompute()
@@ -324,9 +361,14 @@ def create_app(
                 scopes = await run_in_threadpool(api.keys.scopes, key)
         client = request.client.host if request.client else "unknown"
         identity = admit_key(key, scopes, scope="read", anonymous=None if api.auth else client)
+        request.state.identity = identity
+        if request.scope["path"] in _CACHED_PATHS:
+            # counted with the cache read, in one round trip (``_Api.cached``), or by the error
+            # handlers when the request fails before it gets there
+            request.state.uncounted = True
+            return
         aredis = api.aredis.get() if api.aredis is not None else None
-        verdict, generation = await api.limiter.ahit(identity, aredis, api.cache.gen_key)
-        request.state.cache_generation = generation
+        verdict, _ = await api.limiter.ahit(identity, aredis)
         enforce_rate(verdict)
 
     v1 = APIRouter(prefix="/v1/mev", dependencies=[Depends(guard)], responses=_ERRORS)
@@ -569,12 +611,23 @@ def _probe(fn: Callable[[], Any]) -> bool:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    async def over_limit(request: Request) -> JSONResponse | None:
+        """A failing request is still counted (once); over the limit it gets the 429 instead."""
+        verdict = await app.state.api.count(request)
+        if verdict is None or verdict.allowed:
+            return None
+        refusal = rate_refusal(verdict)
+        return _error_json(refusal.status, refusal.body, refusal.headers)
+
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _error_json(exc.status, exc.body, exc.headers)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return await over_limit(request) or _error_json(exc.status, exc.body, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = await over_limit(request)
+        if refused is not None:
+            return refused
         errors = exc.errors()
         first = errors[0] if errors else {}
         loc = [str(x) for x in first.get("loc", ()) if not isinstance(x, int)]
@@ -593,6 +646,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        try:
+            await app.state.api.count(request)
+        except Exception as count_exc:  # the limiter itself may be what failed
+            log.warning("could not count the failed request: %s", count_exc)
         return _error_json(500, ErrorBody(error="internal error", message="unexpected server error (logged)"))
 
 

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,12 +101,12 @@ class RateLimiter:
         self._windows: dict[str, tuple[int, int]] = {}  # identity -> (window index, count)
 
     async def ahit(
-        self, identity: str, aredis: Any | None, read: str | None = None
-    ) -> tuple[Verdict, bytes | None]:
-        """Count a request and read the key ``read`` (the cache generation) in ONE Redis round
-        trip: ``MULTI; INCR; EXPIRE NX; TTL; GET; EXEC`` -- atomic, so a counter never lives
-        without its expiry. Returns the verdict and the value read (None without Redis or when
-        Redis fails; the limit is then counted in-process)."""
+        self, identity: str, aredis: Any | None, reads: Sequence[str] = ()
+    ) -> tuple[Verdict, list[bytes | None] | None]:
+        """Count a request and read the keys ``reads`` (the cache generation, a cached answer)
+        in ONE Redis round trip: ``MULTI; INCR; EXPIRE NX; TTL; GET...; EXEC`` -- atomic, so a
+        counter never lives without its expiry. Returns the verdict and the values read, in
+        order (None without Redis or when Redis fails; the limit is then counted in-process)."""
         if aredis is not None:
             now = time.time()
             counter = f"{self.prefix}rl:{identity}:{int(now // WINDOW_S)}"
@@ -114,12 +115,12 @@ class RateLimiter:
                 pipe.incr(counter)
                 pipe.expire(counter, WINDOW_S, nx=True)
                 pipe.ttl(counter)
-                if read is not None:
-                    pipe.get(read)
+                for key in reads:
+                    pipe.get(key)
                 res = await pipe.execute()
                 count, ttl = int(res[0]), int(res[2])
-                value = (bytes(res[3]) if res[3] is not None else b"0") if read is not None else None
-                return Verdict(count <= self.limit, count, self.limit, max(1, ttl)), value
+                values = [bytes(v) if v is not None else None for v in res[3:]]
+                return Verdict(count <= self.limit, count, self.limit, max(1, ttl)), values
             except Exception as exc:
                 log.warning("rate limit via Redis failed, counting in-process: %s", exc)
         return self._hit_local(identity, time.time()), None

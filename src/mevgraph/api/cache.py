@@ -12,9 +12,10 @@ Two backends:
 * Redis (``redis_url`` given): the generation lives at ``<prefix>gen``; an entry at
   ``<prefix>q:<hash>`` holds ``<generation>|<json body>`` with ``EX ttl``. The generation comes
   back with the rate-limit counter in the request's single Redis round trip
-  (:meth:`~mevgraph.api.auth.RateLimiter.ahit`), and a small per-process copy of recent entries
-  (tagged with the generation too) answers repeated queries without a second round trip; else
-  one ``GET`` of the entry. Any Redis error degrades to "no cache" for that request -- the API
+  (:meth:`~mevgraph.api.auth.RateLimiter.ahit`), and so does the entry itself unless this
+  process holds a copy of it (a small per-process copy of recent entries, tagged with the
+  generation too, answers repeated queries without moving the body again; a stale copy costs one
+  ``GET`` of the entry). Any Redis error degrades to "no cache" for that request -- the API
   answers from the store rather than failing.
 * in-process: an LRU of bounded size with per-entry expiry; its generation is process-wide
   (:data:`_LOCAL_GENERATION`), so :func:`invalidate_cache` called in the same process as the API
@@ -147,19 +148,40 @@ class ResponseCache:
 
         With Redis, ``generation`` is the one read in this request's admission round trip (None
         when that failed: no cache for this request); a local copy with that tag answers at
-        once, otherwise one ``GET`` of the shared entry."""
+        once, otherwise one ``GET`` of the shared entry (unless the admission read it too: see
+        :meth:`accept`)."""
         if self.aredis is None:
             body, gen = self._get_local(key)
         elif generation is None or self.ttl_s <= 0:
             return None, b""
         else:
             body, gen = await self._get_redis(key, generation), generation
+        self._count(body)
+        return body, gen
+
+    def entry_key(self, key: str) -> str:
+        """The Redis key of ``key``'s entry (for a caller reading it in its own round trip)."""
+        return self.prefix + "q:" + key
+
+    def knows(self, key: str) -> bool:
+        """Whether this process holds a copy of ``key`` (of any generation): then the entry need
+        not be read from Redis if the copy's generation is still current."""
+        with self._lock:
+            return key in self._near
+
+    def accept(self, key: str, generation: bytes, raw: bytes | None) -> bytes | None:
+        """The body of an entry read from Redis by the caller (``raw``: ``GET`` of
+        :meth:`entry_key`), when it carries ``generation``; counted as a hit or a miss."""
+        body = self._parse(key, generation, raw)
+        self._count(body)
+        return body
+
+    def _count(self, body: bytes | None) -> None:
         with self._lock:
             if body is None:
                 self.misses += 1
             else:
                 self.hits += 1
-        return body, gen
 
     async def aput(self, key: str, body: bytes, generation: bytes) -> None:
         if self.ttl_s <= 0:
@@ -172,7 +194,7 @@ class ResponseCache:
         self._keep_near(key, generation, body)
         try:
             await self.aredis.get().set(
-                self.prefix + "q:" + key, generation + b"|" + body, px=int(self.ttl_s * 1000)
+                self.entry_key(key), generation + b"|" + body, px=int(self.ttl_s * 1000)
             )
         except Exception as exc:
             log.warning("cache write failed: %s", exc)
@@ -208,10 +230,13 @@ class ResponseCache:
                 return near[2]
         assert self.aredis is not None
         try:
-            raw = await self.aredis.get().get(self.prefix + "q:" + key)
+            raw = await self.aredis.get().get(self.entry_key(key))
         except Exception as exc:
             log.warning("cache read failed: %s", exc)
             return None
+        return self._parse(key, generation, raw)
+
+    def _parse(self, key: str, generation: bytes, raw: bytes | None) -> bytes | None:
         if raw is None:
             return None
         tag, _, body = bytes(raw).partition(b"|")
