@@ -409,12 +409,46 @@ strings, ISO UTC times with a Z and microseconds only when present), kept beside
 trigger on every insert and update; the last statement fills it for rows already stored. The
 embedded store renders list rows in Python instead."""
 
+_WIRE_STORAGE = """
+-- @postgres
+ALTER TABLE mev_opportunities ALTER COLUMN wire SET STORAGE MAIN;
+-- @postgres
+DO $$
+BEGIN
+  ALTER TABLE mev_opportunities ALTER COLUMN wire SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+  RAISE NOTICE 'this server has no lz4: mev_opportunities.wire keeps the default compression';
+END
+$$
+"""
+"""Keep ``wire`` inline and, where it can, uncompressed: a list page reads fifty of them, and
+decompressing fifty pglz values cost ~0.28 ms of database CPU per page (measured: 313 us per
+page query compressed, ~150 us uncompressed). ``MAIN`` storage makes the toaster compress and
+move the row's other wide columns (``details``, ...) first; ``wire`` is compressed only when the
+row still does not fit, then with lz4 where the server has it. Rows stored before this
+migration keep their compressed ``wire`` until rewritten (``UPDATE mev_opportunities SET wire =
+NULL`` rebuilds every one through the trigger)."""
+
+_DAILY_INDEXES = """
+-- @postgres
+CREATE INDEX idx_mev_opportunity_daily_type ON mev_opportunity_daily(opportunity_type, day)
+  INCLUDE (chain_id, opportunities, counted, priced, mev_profit_usd, victim_loss_usd);
+-- @postgres
+CREATE INDEX idx_mev_opportunity_daily_day ON mev_opportunity_daily(day)
+  INCLUDE (chain_id, opportunity_type, opportunities, counted, priced, mev_profit_usd, victim_loss_usd)
+"""
+"""Whole-day totals of a type or of a time window read a few summary rows through an index
+instead of scanning every (chain, type, day) row: a 4-day window of one type scanned 6,588 rows
+for 12 (0.45 ms of database CPU per uncached list page, EXPLAIN ANALYZE over a year of days)."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _INITIAL),
     Migration("0002_graph", _GRAPH),
     Migration("0003_webhooks", _WEBHOOKS),
     Migration("0004_totals_indexes", _TOTALS_INDEXES),
     Migration("0005_wire_json", _WIRE_JSON),
+    Migration("0006_wire_storage", _WIRE_STORAGE),
+    Migration("0007_daily_indexes", _DAILY_INDEXES),
 )
 """Every migration, oldest first. Never edit an applied one: append a new version."""
 
