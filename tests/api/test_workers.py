@@ -4,7 +4,8 @@
   loop) are the documents the embedded store's API serves for the same blocks;
 * connections that arrive together spread over the workers (each has its own ``SO_REUSEPORT``
   socket; uvicorn's shared socket gave one worker all 32 of a benchmark's connections);
-* a killed worker is replaced, and SIGTERM stops the supervisor with every worker.
+* a killed worker is replaced; SIGTERM stops the supervisor with every worker, and so does
+  killing the supervisor outright.
 """
 
 from __future__ import annotations
@@ -123,8 +124,8 @@ def served(
         yield proc, port
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+            proc.terminate()
+            proc.wait(40)
         log.close()
 
 
@@ -154,6 +155,22 @@ def test_workers_serve_the_embedded_stores_documents(
             assert _get(port, "/v1/mev/opportunities?limit=0")[0] == 422
     finally:
         embedded.close()
+
+
+def test_a_killed_supervisor_takes_its_workers_along(served: tuple[subprocess.Popen[bytes], int]) -> None:
+    proc, _ = served
+    workers = _workers(proc.pid)
+    proc.kill()
+    proc.wait(10)
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [
+        w
+        for w in workers
+        if Path(f"/proc/{w}/stat").exists() and " Z " not in Path(f"/proc/{w}/stat").read_text()
+    ]
+    assert not alive, f"workers left serving after the supervisor was killed: {alive}"
 
 
 def test_connections_spread_over_workers_and_workers_are_supervised(

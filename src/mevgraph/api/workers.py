@@ -13,7 +13,8 @@ connections spread over the workers whoever is awake. The supervisor (:func:`ser
 * restarts a worker that dies, unless workers keep dying right after they start (then it stops
   them all and exits with an error: a crash at start would otherwise loop forever);
 * on SIGINT or SIGTERM stops every worker (uvicorn's graceful shutdown: SIGTERM, then SIGKILL
-  after ``grace_s``) and returns -- no worker outlives it.
+  after ``grace_s``) and returns; killed outright, it takes the workers with it (each asks the
+  kernel for SIGTERM when its parent dies) -- no worker outlives it.
 
 Where ``SO_REUSEPORT`` is missing or does not balance (macOS, Windows),
 :func:`reuse_port_balances` is false and the caller falls back to uvicorn's own workers.
@@ -62,9 +63,23 @@ def _socket(host: str, port: int, *, listen: bool) -> socket.socket:
     return sock
 
 
-def _worker(app: str, host: str, port: int, log_level: str) -> None:  # pragma: no cover - child
+def _die_with(supervisor: int) -> None:
+    """Have the kernel send this process SIGTERM when its supervisor dies, even by SIGKILL
+    (``PR_SET_PDEATHSIG``); exit now if it is already gone."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError) as exc:  # pragma: no cover - Linux has it
+        log.warning("cannot tie the API worker to its supervisor: %s", exc)
+    if os.getppid() != supervisor:
+        os._exit(0)
+
+
+def _worker(app: str, host: str, port: int, log_level: str, supervisor: int) -> None:  # pragma: no cover
     import uvicorn
 
+    _die_with(supervisor)
     sock = _socket(host, port, listen=True)
     config = uvicorn.Config(app, factory=True, log_level=log_level)
     uvicorn.Server(config).run(sockets=[sock])
@@ -91,7 +106,9 @@ def serve_workers(
     stopping = False
 
     def start() -> BaseProcess:
-        p = ctx.Process(target=_worker, args=(app, host, port, log_level), name="mevgraph-api-worker")
+        p = ctx.Process(
+            target=_worker, args=(app, host, port, log_level, os.getpid()), name="mevgraph-api-worker"
+        )
         p.start()
         started[id(p)] = time.monotonic()
         return p
