@@ -194,6 +194,17 @@ QUERIES = [
         start_time=_window("2021-05-22T09:08:22", "2022-06-30T09:19:56")[0],
         end_time=_window("2021-05-22T09:08:22", "2022-06-30T09:19:56")[1],
     ),
+    # partial days with whole hours in them (hourly summary) and minutes around those (table)
+    OpportunityQuery(
+        start_time=_window("2021-05-22T08:59:59.5", "2022-06-30T09:30")[0],
+        end_time=_window("2021-05-22T08:59:59.5", "2022-06-30T09:30")[1],
+    ),
+    OpportunityQuery(
+        start_time=_window("2021-05-22T07:10", "2021-05-22T11:05")[0],
+        end_time=_window("2021-05-22T07:10", "2021-05-22T11:05")[1],
+        opportunity_types=["arbitrage", "sandwich"],
+        chains=["1"],
+    ),
     OpportunityQuery(start_time=_window("2021-07-06T12:00", "2021-07-06T12:00")[0]),
     OpportunityQuery(
         end_time=_window("2021-10-12T12:00", "2021-10-12T12:00")[0], opportunity_types=["arbitrage"]
