@@ -475,12 +475,6 @@ SELECT coalesce(sum(opportunities), 0) AS n, coalesce(sum(counted), 0) AS counte
 FROM {table} WHERE {where}
 """
 
-_PARTS_TOTALS = """
-SELECT coalesce(sum(n), 0), coalesce(sum(counted), 0), coalesce(sum(priced), 0),
-  coalesce(sum(profit), 0), coalesce(sum(loss), 0)
-FROM ({parts}) AS parts
-"""
-
 
 def _floor_hour(t: datetime) -> datetime:
     return t.replace(minute=0, second=0, microsecond=0)
@@ -501,22 +495,34 @@ def _sum_row(r: Sequence[Any]) -> _Sums:
 
 @dataclass(slots=True)
 class _TotalsPlan:
-    """The statements (``:name`` SQL, parameters) whose single result rows add up to a filter's
-    totals, and the whole-day part when the memo already held it (``days``; ``days_key`` is
-    where the statement's result is memoized when it had to be asked)."""
+    """How a filter's totals are got: ``statement`` (``:name`` SQL and parameters, or None when
+    the memo answers everything) returns one row ``(part, rows, counted, priced, profit,
+    loss)`` per part, in part order; the totals are their sum plus ``days``, the whole-day part
+    when the memo held it. When the memo did not, and keeps it (``days_key``), that part is the
+    statement's part 0."""
 
-    statements: list[tuple[str, dict[str, Any]]]
+    statement: tuple[str, dict[str, Any]] | None = None
     days: _Sums | None = None
     days_key: tuple[Any, ...] | None = None
 
-    def combine(self, store: SqlStore, parts: Sequence[_Sums]) -> _Sums:
-        """The totals from the statements' results (in ``statements`` order)."""
+    def combine(self, store: SqlStore, rows: Sequence[Sequence[Any]]) -> _Sums:
+        """The totals from the statement's rows."""
+        parts = [_sum_row(r[1:]) for r in rows]
         if self.days is None and self.days_key is not None and parts:
-            store._memo_put(self.days_key, parts[0])  # the whole-day statement is the first
+            store._memo_put(self.days_key, parts[0])
         total = self.days or (0, 0, 0, Decimal(0), Decimal(0))
         for p in parts:
             total = (total[0] + p[0], total[1] + p[1], total[2] + p[2], total[3] + p[3], total[4] + p[4])
         return total
+
+
+def _parts_statement(parts: Sequence[str]) -> str:
+    """One statement returning the row of each totals query in ``parts``, tagged and ordered."""
+    tagged = (
+        f"SELECT {i} AS part, n, counted, priced, profit, loss FROM ({sql.strip()}) AS p{i}"
+        for i, sql in enumerate(parts)
+    )
+    return " UNION ALL ".join(tagged) + " ORDER BY part"
 
 
 def _page_of(totals: _Sums) -> OpportunityPage:
@@ -908,15 +914,14 @@ class SqlStore(WebhookStore, GraphStore):
     def _totals(self, s: Session, q: OpportunityQuery) -> _Sums:
         """(rows, counted, priced, sum profit, sum victim loss) over the filtered set."""
         plan = self._totals_plan(q)
-        parts = [_sum_row(s.all(sql, params)[0]) for sql, params in plan.statements]
-        return plan.combine(self, parts)
+        return plan.combine(self, s.all(*plan.statement) if plan.statement is not None else [])
 
     def _totals_plan(self, q: OpportunityQuery) -> _TotalsPlan:
         """The statements whose results add up to ``q``'s totals.
 
         Whole UTC days come from ``mev_opportunity_daily`` (``mev_bot_daily`` for one bot); the
-        partial days at the edges of a time window are one more statement
-        (:meth:`_edges_statement`). The whole-day
+        partial days at the edges of a time window come from :meth:`_edge_parts`; all of it is
+        one statement. The whole-day
         part is memoized on its own (windows that differ only inside their edge days, like a
         sliding "last 7 days", share it): when it is in the memo it is not asked again. A
         ``min_profit`` filter cannot be served by the summaries: it aggregates the table,
@@ -924,7 +929,7 @@ class SqlStore(WebhookStore, GraphStore):
         if q.min_profit is not None:
             params: dict[str, Any] = {}
             where = " AND ".join(self._filters(q, params)) or "TRUE"
-            return _TotalsPlan([(_TOTALS.format(where=where), params)])
+            return _TotalsPlan((_parts_statement([_TOTALS.format(where=where)]), params))
         start, end = _naive_utc(q.start_time), _naive_utc(q.end_time)
         first = (
             None
@@ -961,7 +966,8 @@ class SqlStore(WebhookStore, GraphStore):
                 params["last"] = last
                 if end is not None and end > datetime(last.year, last.month, last.day):
                     edges.append((datetime(last.year, last.month, last.day), end))
-        plan = _TotalsPlan([])
+        plan = _TotalsPlan()
+        parts: list[str] = []
         if whole_days:
             sql = _DAILY_TOTALS.format(table=table, where=" AND ".join(conds) or "TRUE")
             key = None
@@ -970,20 +976,21 @@ class SqlStore(WebhookStore, GraphStore):
             plan.days = self._memo_get(key)
             plan.days_key = key
             if plan.days is None:
-                plan.statements.append((sql, params))
-        if edges:
-            plan.statements.append(self._edges_statement(q, edges))
+                parts.append(sql)
+        parts += self._edge_parts(q, edges, params)
+        if parts:
+            plan.statement = (_parts_statement(parts), params)
         return plan
 
-    def _edges_statement(
-        self, q: OpportunityQuery, edges: Sequence[tuple[datetime, datetime]]
-    ) -> tuple[str, dict[str, Any]]:
-        """One statement summing ``q``'s rows in the partial days ``edges`` (``[a, b)`` each):
-        whole UTC hours from ``mev_opportunity_hourly``, the minutes around them from the table
-        through its covering indexes -- a half day of one type was ~700 index entries, now at
-        most two partial hours. Rows of one bot come from the table alone (its index is by bot
-        and time: the edges are few rows)."""
-        params: dict[str, Any] = {}
+    def _edge_parts(
+        self, q: OpportunityQuery, edges: Sequence[tuple[datetime, datetime]], params: dict[str, Any]
+    ) -> list[str]:
+        """Totals queries (their parameters added to ``params``) summing ``q``'s rows in the
+        partial days ``edges`` (``[a, b)`` each): whole UTC hours from
+        ``mev_opportunity_hourly``, the minutes around them from the table through its covering
+        indexes -- a half day of one type was ~700 index entries, now at most two partial
+        hours. Rows of one bot come from the table alone (its index is by bot and time: the
+        edges are few rows)."""
         filters = self._filters(q, params, time=False)
         hourly: list[str] = []
         if q.chains:
@@ -995,8 +1002,11 @@ class SqlStore(WebhookStore, GraphStore):
         def table_part(a: datetime, b: datetime) -> None:
             i = len(params)
             params[f"a{i}"], params[f"b{i}"] = a, b
-            where = [*filters, f'"timestamp" >= :a{i}', f'"timestamp" < :b{i}']
-            parts.append(_TOTALS.format(where=" AND ".join(where)).strip())
+            parts.append(
+                _TOTALS.format(
+                    where=" AND ".join([*filters, f'"timestamp" >= :a{i}', f'"timestamp" < :b{i}'])
+                )
+            )
 
         for a, b in edges:
             ha, hb = _ceil_hour(a), _floor_hour(b)
@@ -1005,15 +1015,13 @@ class SqlStore(WebhookStore, GraphStore):
                 continue
             i = len(params)
             params[f"h{i}"], params[f"k{i}"] = ha, hb
-            where = [*hourly, f"hour >= :h{i}", f"hour < :k{i}"]
-            parts.append(
-                _DAILY_TOTALS.format(table="mev_opportunity_hourly", where=" AND ".join(where)).strip()
-            )
+            where = " AND ".join([*hourly, f"hour >= :h{i}", f"hour < :k{i}"])
+            parts.append(_DAILY_TOTALS.format(table="mev_opportunity_hourly", where=where))
             if a < ha:
                 table_part(a, ha)
             if hb < b:
                 table_part(hb, b)
-        return _PARTS_TOTALS.format(parts=" UNION ALL ".join(parts)), params
+        return parts
 
     def opportunity(self, opportunity_id: str) -> dict[str, Any] | None:
         try:

@@ -472,7 +472,7 @@ GROUP BY chain_id, opportunity_type, date_trunc('hour', "timestamp")
 """
 """Per (chain, type, UTC hour) counts and sums, beside the daily ones: the partial days at the
 edges of a time window add whole hours from here and aggregate only the minutes around them
-from ``mev_opportunities`` (see ``SqlStore._edges_statement``). Kept with the daily summaries on
+from ``mev_opportunities`` (see ``SqlStore._edge_parts``). Kept with the daily summaries on
 every write; filled here for rows already stored."""
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mevgraph.store.aggregates import QueryCounter, Session, SqlStore, _cols, _page_of, _sum_row, bind_sql
+from mevgraph.store.aggregates import QueryCounter, Session, SqlStore, _cols, _page_of, bind_sql
 from mevgraph.store.base import OpportunityPage, OpportunityQuery
 
 __all__ = ["PostgresStore"]
@@ -221,15 +221,16 @@ class PostgresStore(SqlStore):
 
     async def aopportunity_page_json(self, q: OpportunityQuery) -> tuple[list[str], OpportunityPage]:
         """:meth:`opportunity_page_json` on the running event loop, without a worker thread: the
-        page and whatever its totals still need (see :meth:`_totals_plan`; the memo often
-        answers them) go to the server in one round trip."""
+        page and the statement of its totals (see :meth:`_totals_plan`; the memo often answers
+        them) go to the server in one round trip."""
         page = self._page_statement(q, "wire")
         key = self._totals_key(q)
         totals = self._memo_get(key)
         plan = self._totals_plan(q) if totals is None else None
-        results = await self._aall([page, *(plan.statements if plan is not None else ())])
+        statements = [page] if plan is None or plan.statement is None else [page, plan.statement]
+        results = await self._aall(statements)
         if plan is not None:
-            totals = plan.combine(self, [_sum_row(r[0]) for r in results[1:]])
+            totals = plan.combine(self, results[1] if len(results) > 1 else [])
             self._memo_put(key, totals)
         assert totals is not None
         return [r[0] for r in results[0]], _page_of(totals)
