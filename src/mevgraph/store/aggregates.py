@@ -1009,18 +1009,21 @@ class SqlStore(WebhookStore, GraphStore):
             )
 
         for a, b in edges:
-            ha, hb = _ceil_hour(a), _floor_hour(b)
-            if q.bot_address or ha >= hb:
+            if q.bot_address:
                 table_part(a, b)
                 continue
+            # always the same three parts (some may be empty ranges): statements of one shape
+            # are prepared and planned once per connection, and planning one cost more than
+            # running it (0.2 vs 0.09 ms)
+            ha, hb = _ceil_hour(a), _floor_hour(b)
+            if ha >= hb:  # no whole hour inside: the table covers [a, b)
+                ha = hb = b
             i = len(params)
             params[f"h{i}"], params[f"k{i}"] = ha, hb
             where = " AND ".join([*hourly, f"hour >= :h{i}", f"hour < :k{i}"])
             parts.append(_DAILY_TOTALS.format(table="mev_opportunity_hourly", where=where))
-            if a < ha:
-                table_part(a, ha)
-            if hb < b:
-                table_part(hb, b)
+            table_part(a, ha)  # a <= ha <= hb <= b
+            table_part(hb, b)
         return parts
 
     def opportunity(self, opportunity_id: str) -> dict[str, Any] | None:
