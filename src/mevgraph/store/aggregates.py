@@ -332,10 +332,10 @@ _BLOCK_INSERT = (
     f"INSERT INTO blocks ({_cols(BLOCK_COLUMNS)}) VALUES ({', '.join(':' + c for c in BLOCK_COLUMNS)})"
 )
 
-_DAILY_SELECT = """
-INSERT INTO {table} ({key}chain_id, opportunity_type, day, opportunities, counted, priced, mev_profit_usd,
-  victim_loss_usd)
-SELECT {key}chain_id, opportunity_type, CAST("timestamp" AS DATE),
+_SUMMARY_SELECT = """
+INSERT INTO {table} ({key}chain_id, opportunity_type, {bucket}, opportunities, counted, priced,
+  mev_profit_usd, victim_loss_usd)
+SELECT {key}chain_id, opportunity_type, {expr},
   count(*),
   sum(CASE WHEN counted THEN 1 ELSE 0 END),
   sum(CASE WHEN counted AND mev_profit_usd IS NOT NULL THEN 1 ELSE 0 END),
@@ -343,22 +343,28 @@ SELECT {key}chain_id, opportunity_type, CAST("timestamp" AS DATE),
   coalesce(sum(CASE WHEN counted THEN victim_loss_usd END), 0)
 FROM mev_opportunities
 WHERE {where}
-GROUP BY {key}chain_id, opportunity_type, CAST("timestamp" AS DATE)
+GROUP BY {key}chain_id, opportunity_type, {expr}
 """
 
-_HOURLY_SELECT = """
-INSERT INTO mev_opportunity_hourly (chain_id, opportunity_type, hour, opportunities, counted, priced,
-  mev_profit_usd, victim_loss_usd)
-SELECT chain_id, opportunity_type, date_trunc('hour', "timestamp"),
-  count(*),
-  sum(CASE WHEN counted THEN 1 ELSE 0 END),
-  sum(CASE WHEN counted AND mev_profit_usd IS NOT NULL THEN 1 ELSE 0 END),
-  coalesce(sum(CASE WHEN counted THEN mev_profit_usd END), 0),
-  coalesce(sum(CASE WHEN counted THEN victim_loss_usd END), 0)
-FROM mev_opportunities
-WHERE "timestamp" IS NOT NULL AND {where}
-GROUP BY chain_id, opportunity_type, date_trunc('hour', "timestamp")
-"""
+
+def _daily_select(table: str, key: str, where: str) -> str:
+    """Fill ``table`` (``mev_opportunity_daily``, or ``mev_bot_daily`` with ``key`` =
+    ``"bot_address, "``) with the per-day sums of the rows matching ``where``."""
+    return _SUMMARY_SELECT.format(
+        table=table, key=key, bucket="day", expr='CAST("timestamp" AS DATE)', where=where
+    )
+
+
+def _hourly_select(where: str) -> str:
+    """Fill ``mev_opportunity_hourly`` with the per-hour sums of the timed rows matching ``where``."""
+    return _SUMMARY_SELECT.format(
+        table="mev_opportunity_hourly",
+        key="",
+        bucket="hour",
+        expr="date_trunc('hour', \"timestamp\")",
+        where=f'"timestamp" IS NOT NULL AND {where}',
+    )
+
 
 _BOT_RECOMPUTE = """
 INSERT INTO mev_bots (id, bot_address, chain_id, bot_name, bot_type, verified, total_mev_extracted,
@@ -718,9 +724,7 @@ class SqlStore(WebhookStore, GraphStore):
                 when, day_is = '"timestamp" >= :d0 AND "timestamp" < :d1', "day = :day"
             s.execute(f"DELETE FROM mev_opportunity_daily WHERE chain_id = :chain AND {day_is}", params)
             s.execute(
-                _DAILY_SELECT.format(
-                    table="mev_opportunity_daily", key="", where=f"chain_id = :chain AND {when}"
-                ),
+                _daily_select("mev_opportunity_daily", "", f"chain_id = :chain AND {when}"),
                 params,
             )
             if when_day is not None:  # rows without a time have no hour
@@ -728,17 +732,17 @@ class SqlStore(WebhookStore, GraphStore):
                     "DELETE FROM mev_opportunity_hourly WHERE chain_id = :chain AND hour >= :d0 AND hour < :d1",
                     params,
                 )
-                s.execute(_HOURLY_SELECT.format(where=f"chain_id = :chain AND {when}"), params)
+                s.execute(_hourly_select(f"chain_id = :chain AND {when}"), params)
             if bots:
                 in_bots = _in("bot_address", bots, "b", params)
                 s.execute(
                     f"DELETE FROM mev_bot_daily WHERE chain_id = :chain AND {day_is} AND {in_bots}", params
                 )
                 s.execute(
-                    _DAILY_SELECT.format(
-                        table="mev_bot_daily",
-                        key="bot_address, ",
-                        where=f"chain_id = :chain AND {when} AND {in_bots}",
+                    _daily_select(
+                        "mev_bot_daily",
+                        "bot_address, ",
+                        f"chain_id = :chain AND {when} AND {in_bots}",
                     ),
                     params,
                 )
@@ -756,13 +760,9 @@ class SqlStore(WebhookStore, GraphStore):
                 "mev_bot_daily",
             ):
                 s.execute(f"DELETE FROM {table}")
-            s.execute(_DAILY_SELECT.format(table="mev_opportunity_daily", key="", where="TRUE"))
-            s.execute(_HOURLY_SELECT.format(where="TRUE"))
-            s.execute(
-                _DAILY_SELECT.format(
-                    table="mev_bot_daily", key="bot_address, ", where="bot_address IS NOT NULL"
-                )
-            )
+            s.execute(_daily_select("mev_opportunity_daily", "", "TRUE"))
+            s.execute(_hourly_select("TRUE"))
+            s.execute(_daily_select("mev_bot_daily", "bot_address, ", "bot_address IS NOT NULL"))
             chains = [
                 c for (c,) in s.all("SELECT DISTINCT chain_id FROM mev_opportunities ORDER BY chain_id")
             ]
