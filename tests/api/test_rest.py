@@ -542,6 +542,24 @@ def test_a_cold_list_request_reads_counter_generation_and_entry_in_one_round_tri
     assert reads[2] == []
 
 
+def test_admission_survives_a_redis_that_lost_its_scripts(
+    store: SqlStore, read_key: str, redis_url: str, prefix: str
+) -> None:
+    """The admission script is sent by its hash; a Redis restarted (or flushed) since then
+    answers NOSCRIPT and the script is sent in full, in the same request."""
+    import redis
+
+    _fresh_window()
+    app = create_app(store, redis_url=redis_url, redis_prefix=prefix, rate_limit_per_minute=1000)
+    with TestClient(app, headers={"X-API-Key": read_key}) as c:
+        assert c.get("/v1/mev/opportunities?limit=2").status_code == 200
+        redis.Redis.from_url(redis_url).script_flush()
+        again = c.get("/v1/mev/opportunities?limit=2")
+        assert again.status_code == 200 and again.headers["X-Cache"] == "hit"
+    (counter,) = redis.Redis.from_url(redis_url).scan_iter(match=prefix + "rl:*")
+    assert int(redis.Redis.from_url(redis_url).get(counter) or 0) == 2  # both counted, in Redis
+
+
 # --- cache -----------------------------------------------------------------------------------
 
 
