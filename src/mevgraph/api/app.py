@@ -215,9 +215,10 @@ def _cents_up(value: float) -> Decimal:
 class _Api:
     """What the routes share: the store, key checks, limiter and cache.
 
-    The request path is asynchronous: key check (cached in-process), rate limit and cache
-    generation (one Redis round trip), cache lookup; only the store is called in a worker thread,
-    on a cache miss. Both store backends are thread-safe; a backend that is not says so with
+    The request path is asynchronous: key check (cached in-process), then rate limit, cache
+    generation and -- on the list routes -- the cached answer in one Redis round trip; on a
+    miss the store is read on the event loop where it can (PostgreSQL's list pages), else in a
+    worker thread. Both store backends are thread-safe; a backend that is not says so with
     ``thread_safe = False`` and is then called under a lock."""
 
     bus: EventBus  # the alert bus (GraphQL subscriptions); set by create_app

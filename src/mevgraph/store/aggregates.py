@@ -871,7 +871,7 @@ class SqlStore(WebhookStore, GraphStore):
     # -- totals ------------------------------------------------------------------------------------
     # The count and sums of a filter are planned (:meth:`_totals_plan`: which statements, which
     # memo keys) apart from being run, so the synchronous path (:meth:`_cached_totals`) and the
-    # PostgreSQL asynchronous one (one pipelined round trip with the page) share the plan.
+    # PostgreSQL asynchronous one (``PostgresStore.aopportunity_page_json``) share the plan.
 
     def _memo_get(self, key: tuple[Any, ...] | None) -> _Sums | None:
         if key is None:

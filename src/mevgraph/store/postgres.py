@@ -4,8 +4,11 @@ Thread-safe: a small LIFO pool hands each caller its own connection (``psycopg_p
 when installed). Connections run in autocommit with the session time zone set to UTC (the
 ``TIMESTAMP`` columns hold UTC); a write is one explicit transaction that first takes a
 transaction-scoped advisory lock per chain, so concurrent ingests of one chain serialize while
-reads never wait. psycopg prepares statements it sees repeatedly, so the hot reads are planned
-once per connection.
+reads never wait. psycopg prepares statements it sees repeatedly.
+
+The API's list pages are read on its event loop instead (:meth:`PostgresStore.aopportunity_page_json`):
+async connections, one pool per event loop, and a second pool whose connections plan the totals
+statements once (see :data:`_GENERIC`).
 """
 
 from __future__ import annotations
