@@ -340,6 +340,8 @@ def create_app(
             gc.collect()
             gc.freeze()
         yield
+        if freeze_gc:  # hand them back, or extension types see leaks when the process exits
+            gc.unfreeze()
         aclose = getattr(store, "aclose", None)  # the store's connections of this event loop
         if aclose is not None:
             await aclose()
