@@ -510,6 +510,7 @@ class _TotalsPlan:
     statement: tuple[str, dict[str, Any]] | None = None
     days: _Sums | None = None
     days_key: tuple[Any, ...] | None = None
+    summaries: bool = True  # the parts read summaries and covering indexes (not ``min_profit``)
 
     def combine(self, store: SqlStore, rows: Sequence[Sequence[Any]]) -> _Sums:
         """The totals from the statement's rows."""
@@ -929,7 +930,7 @@ class SqlStore(WebhookStore, GraphStore):
         if q.min_profit is not None:
             params: dict[str, Any] = {}
             where = " AND ".join(self._filters(q, params)) or "TRUE"
-            return _TotalsPlan((_parts_statement([_TOTALS.format(where=where)]), params))
+            return _TotalsPlan((_parts_statement([_TOTALS.format(where=where)]), params), summaries=False)
         start, end = _naive_utc(q.start_time), _naive_utc(q.end_time)
         first = (
             None

@@ -123,7 +123,8 @@ a totals statement cost more than running it: 380 us of server CPU per statement
 plan each time, 107 us with the generic one, which scans the same covering indexes -- every part
 is an equality on an index's leading columns and a range on the next, so there is one sensible
 plan whatever the values. List pages keep custom plans: a sort index against a selective filter
-is a choice that does depend on the values."""
+is a choice that does depend on the values; so do totals with a ``min_profit`` filter, which
+aggregate the table itself (a generic plan for them took 100-170 ms more)."""
 
 
 class _AsyncPool:
@@ -143,11 +144,14 @@ class _AsyncPool:
             if self._idle:
                 conn = self._idle.pop()
             else:
-                conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
-                await conn.execute("SET TIME ZONE 'UTC'")
-                if self._generic:  # prepared at first use, planned once (see _GENERIC)
+                # no JIT: compiling a plan the planner thinks costly took 50-150 ms, and these
+                # reads are index scans over a page or a few summary rows
+                options = "-c TimeZone=UTC -c jit=off"
+                if self._generic:  # planned once (see _GENERIC)
+                    options += " -c plan_cache_mode=force_generic_plan"
+                conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True, options=options)
+                if self._generic:  # prepared at first use
                     conn.prepare_threshold = 0
-                    await conn.execute("SET plan_cache_mode = force_generic_plan")
             try:
                 yield conn
             finally:
@@ -251,7 +255,9 @@ class PostgresStore(SqlStore):
         if totals is None:
             plan = self._totals_plan(q)
             parts = (
-                await self._arows(plan.statement, generic_plans=True) if plan.statement is not None else []
+                await self._arows(plan.statement, generic_plans=plan.summaries)
+                if plan.statement is not None
+                else []
             )
             totals = plan.combine(self, parts)
             self._memo_put(key, totals)
