@@ -114,3 +114,27 @@ def test_async_page_equals_the_threaded_one(make_store: object, real_chain: Chai
     before = store.queries.value
     asyncio.run(run())
     assert store.queries.value - before == len(queries)
+
+
+def test_read_connections_settings(make_store: object) -> None:
+    """The API's read connections: no JIT (compiling took 50-150 ms); the totals pool plans once
+    (generic plans), and a ``min_profit`` total, which aggregates the table, stays off it."""
+    import asyncio
+    from decimal import Decimal
+
+    store: SqlStore = make_store("postgres")  # type: ignore[operator]
+
+    async def settings(generic: bool) -> tuple[str, str, str]:
+        async with store._async_pool(generic_plans=generic).connection() as conn:  # type: ignore[attr-defined]
+            row = await (
+                await conn.execute(
+                    "SELECT current_setting('jit'), current_setting('plan_cache_mode'), current_setting('TimeZone')"
+                )
+            ).fetchone()
+        await store.aclose()  # type: ignore[attr-defined]
+        return row  # type: ignore[return-value]
+
+    assert asyncio.run(settings(False)) == ("off", "auto", "UTC")
+    assert asyncio.run(settings(True)) == ("off", "force_generic_plan", "UTC")
+    assert store._totals_plan(OpportunityQuery()).summaries
+    assert not store._totals_plan(OpportunityQuery(min_profit=Decimal("1"))).summaries
