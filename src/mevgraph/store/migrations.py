@@ -475,6 +475,18 @@ edges of a time window add whole hours from here and aggregate only the minutes 
 from ``mev_opportunities`` (see ``SqlStore._edge_parts``). Kept with the daily summaries on
 every write; filled here for rows already stored."""
 
+_PROFIT_STATISTICS = """
+-- @postgres
+ALTER TABLE mev_opportunities ALTER COLUMN mev_profit_usd SET STATISTICS 1000;
+-- @postgres
+ANALYZE mev_opportunities (mev_profit_usd)
+"""
+"""A finer histogram of ``mev_profit_usd``: with the default one, PostgreSQL guessed 7,491 rows
+of 1,000,000 at ``mev_profit_usd >= 100000`` (there were 512), walked the time index for the
+newest 50 of them and discarded 100,914 rows on the way (105 ms); with it the guess is 692 and
+the page is the 512 rows sorted (2.5 ms). Profit filters are the one list filter whose
+selectivity spans orders of magnitude."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _INITIAL),
     Migration("0002_graph", _GRAPH),
@@ -484,6 +496,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0006_wire_storage", _WIRE_STORAGE),
     Migration("0007_daily_indexes", _DAILY_INDEXES),
     Migration("0008_hourly", _HOURLY),
+    Migration("0009_profit_statistics", _PROFIT_STATISTICS),
 )
 """Every migration, oldest first. Never edit an applied one: append a new version."""
 
