@@ -138,3 +138,31 @@ def test_read_connections_settings(make_store: object) -> None:
     assert asyncio.run(settings(True)) == ("off", "force_generic_plan", "UTC")
     assert store._totals_plan(OpportunityQuery()).summaries
     assert not store._totals_plan(OpportunityQuery(min_profit=Decimal("1"))).summaries
+
+
+def test_async_reads_survive_a_database_restart(make_store: object, real_chain: Chain) -> None:
+    """Idle pooled connections that the server dropped (a restart, a failover, an idle timeout)
+    cost no failed request: the read is retried once on a new connection."""
+    import asyncio
+
+    import psycopg
+
+    store: SqlStore = make_store("postgres")  # type: ignore[operator]
+    for rec, findings in real_chain[:5]:
+        store.ingest_block(rec, findings)
+    q = OpportunityQuery(limit=5)
+
+    async def run() -> None:
+        # hold several connections at once so the pools keep more than one idle
+        first = await asyncio.gather(*(store.aopportunity_page_json(q) for _ in range(4)))  # type: ignore[attr-defined]
+        with psycopg.connect(store.url, autocommit=True) as admin:  # type: ignore[attr-defined]
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        store._forget_summaries()
+        for _ in range(6):  # more than one idle connection was dropped
+            assert await store.aopportunity_page_json(q) == first[0]  # type: ignore[attr-defined]
+        await store.aclose()  # type: ignore[attr-defined]
+
+    asyncio.run(run())

@@ -14,6 +14,7 @@ statements once (see :data:`_GENERIC`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 import weakref
@@ -26,6 +27,8 @@ from psycopg.types.json import Jsonb
 
 from mevgraph.store.aggregates import QueryCounter, Session, SqlStore, _cols, _page_of, bind_sql
 from mevgraph.store.base import OpportunityPage, OpportunityQuery
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PostgresStore"]
 
@@ -165,6 +168,13 @@ class _AsyncPool:
         while self._idle:
             await self._idle.pop().close()
 
+    async def drop_idle(self) -> int:
+        """Close the idle connections (after one failed: the server may have dropped them all,
+        as a restart or a failover does); how many there were."""
+        n = len(self._idle)
+        await self.close()
+        return n
+
 
 class PostgresStore(SqlStore):
     """The store in a PostgreSQL database given by a ``postgresql://`` URL."""
@@ -241,9 +251,26 @@ class PostgresStore(SqlStore):
         statements: 168-197 us of client CPU one by one, 216-246 us pipelined, measured alone)."""
         sql, params = bind_sql(*statement, self.dialect, self._cache)
         self.queries.add()
-        async with self._async_pool(generic_plans=generic_plans).connection() as conn:
-            cur = await conn.execute(sql, params)  # type: ignore[arg-type]  # built from constants
-            return await cur.fetchall()
+        pool = self._async_pool(generic_plans=generic_plans)
+        for attempt in (1, 2):
+            conn: psycopg.AsyncConnection[Any] | None = None
+            try:
+                async with pool.connection() as conn:
+                    cur = await conn.execute(sql, params)  # type: ignore[arg-type]  # built from constants
+                    return await cur.fetchall()
+            except psycopg.OperationalError as exc:
+                # the server dropped the connection (restart, failover, idle timeout): a read is
+                # safe to repeat, once, on a new one; a server that is down fails that too, and
+                # an error of the statement itself (a timeout, say) is not retried
+                if attempt == 2 or conn is None or not (conn.broken or conn.closed):
+                    raise
+                dropped = await pool.drop_idle()
+                log.warning(
+                    "PostgreSQL connection lost (%s); read retried on a new one (%d idle dropped)",
+                    exc,
+                    dropped,
+                )
+        raise AssertionError("unreachable")
 
     async def aopportunity_page_json(self, q: OpportunityQuery) -> tuple[list[str], OpportunityPage]:
         """:meth:`opportunity_page_json` on the running event loop, without a worker thread: the
