@@ -140,10 +140,13 @@ def test_read_connections_settings(make_store: object) -> None:
     assert not store._totals_plan(OpportunityQuery(min_profit=Decimal("1"))).summaries
 
 
-def test_async_reads_survive_a_database_restart(make_store: object, real_chain: Chain) -> None:
-    """Idle pooled connections that the server dropped (a restart, a failover, an idle timeout)
-    cost no failed request: the read is retried once on a new connection."""
+def test_reads_survive_a_database_restart(make_store: object, real_chain: Chain) -> None:
+    """Pooled connections that the server dropped (a restart, a failover, an administrator) cost
+    no failed request, on the threaded path and on the API's event-loop path: a dropped idle
+    connection is seen before use (its socket is readable), and an event-loop read that still
+    meets one is retried once on a new connection."""
     import asyncio
+    import threading
 
     import psycopg
 
@@ -152,15 +155,36 @@ def test_async_reads_survive_a_database_restart(make_store: object, real_chain: 
         store.ingest_block(rec, findings)
     q = OpportunityQuery(limit=5)
 
-    async def run() -> None:
-        # hold several connections at once so the pools keep more than one idle
-        first = await asyncio.gather(*(store.aopportunity_page_json(q) for _ in range(4)))  # type: ignore[attr-defined]
-        with psycopg.connect(store.url, autocommit=True) as admin:  # type: ignore[attr-defined]
+    def terminate_all() -> None:
+        with psycopg.connect(store.url, autocommit=True) as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         store._forget_summaries()
+
+    # threaded: fill the pool with several idle connections, drop them all, read again
+    barrier = threading.Barrier(4)
+
+    def hold() -> None:
+        with store._read() as s:
+            barrier.wait(10)
+            s.all("SELECT 1")
+
+    threads = [threading.Thread(target=hold) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    want = store.opportunities(q)
+    terminate_all()
+    for _ in range(6):
+        got = store.opportunities(q)
+        assert [r["id"] for r in got.rows] == [r["id"] for r in want.rows] and got.total == want.total
+
+    async def run() -> None:
+        first = await asyncio.gather(*(store.aopportunity_page_json(q) for _ in range(4)))  # type: ignore[attr-defined]
+        terminate_all()
         for _ in range(6):  # more than one idle connection was dropped
             assert await store.aopportunity_page_json(q) == first[0]  # type: ignore[attr-defined]
         await store.aclose()  # type: ignore[attr-defined]

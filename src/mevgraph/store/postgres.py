@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import select
 import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -70,6 +71,20 @@ class _PgSession(Session):
                 cp.write_row(r)
 
 
+def _alive(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle pooled connection still looks usable, without a round trip: nothing may
+    arrive on an idle connection, so a readable socket means the server has closed it (a
+    restart, a failover, an administrator) and said so, and the connection is dropped instead
+    of failing the next request."""
+    if conn.closed or conn.broken:
+        return False
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
 def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SET TIME ZONE 'UTC'")
 
@@ -95,10 +110,15 @@ class _Pool:
         if not self._slots.acquire(timeout=timeout):
             raise TimeoutError(f"no database connection free within {timeout} s")
         try:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self._connect()
+            while True:
+                try:
+                    conn = self._idle.get_nowait()
+                except queue.Empty:
+                    conn = self._connect()
+                    break
+                if _alive(conn):
+                    break
+                conn.close()
             try:
                 yield conn
             finally:
@@ -144,6 +164,8 @@ class _AsyncPool:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         async with self._slots:
+            while self._idle and not _alive(self._idle[-1]):
+                await self._idle.pop().close()
             if self._idle:
                 conn = self._idle.pop()
             else:
