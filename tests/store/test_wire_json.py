@@ -158,7 +158,7 @@ def test_reads_survive_a_database_restart(make_store: object, real_chain: Chain)
     def terminate_all() -> None:
         with psycopg.connect(store.url, autocommit=True) as admin:
             admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "  # waits for each to exit
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         store._forget_summaries()
