@@ -922,11 +922,10 @@ class SqlStore(WebhookStore, GraphStore):
 
         Whole UTC days come from ``mev_opportunity_daily`` (``mev_bot_daily`` for one bot); the
         partial days at the edges of a time window come from :meth:`_edge_parts`; all of it is
-        one statement. The whole-day
-        part is memoized on its own (windows that differ only inside their edge days, like a
-        sliding "last 7 days", share it): when it is in the memo it is not asked again. A
-        ``min_profit`` filter cannot be served by the summaries: it aggregates the table,
-        through the profit index."""
+        one statement. The whole-day part is memoized on its own (windows that differ only
+        inside their edge days, like a sliding "last 7 days", share it): when it is in the memo
+        it is not asked again. A ``min_profit`` filter cannot be served by the summaries: it
+        aggregates the table, through the profit index."""
         if q.min_profit is not None:
             params: dict[str, Any] = {}
             where = " AND ".join(self._filters(q, params)) or "TRUE"
@@ -945,10 +944,8 @@ class SqlStore(WebhookStore, GraphStore):
             table = "mev_bot_daily"
             conds.append("bot_address = :bot")
             params["bot"] = q.bot_address.lower()
-        if q.chains:
-            conds.append(_in("chain_id", q.chains, "c", params))
-        if q.opportunity_types:
-            conds.append(_in("opportunity_type", q.opportunity_types, "t", params))
+        summary_conds = self._summary_filters(q, params)
+        conds += summary_conds
         edges: list[tuple[datetime, datetime]] = []  # partial days: [a, b)
         whole_days = not (first is not None and last is not None and first >= last)
         if not whole_days:
@@ -978,26 +975,34 @@ class SqlStore(WebhookStore, GraphStore):
             plan.days_key = key
             if plan.days is None:
                 parts.append(sql)
-        parts += self._edge_parts(q, edges, params)
+        parts += self._edge_parts(q, edges, summary_conds, params)
         if parts:
             plan.statement = (_parts_statement(parts), params)
         return plan
 
+    def _summary_filters(self, q: OpportunityQuery, params: dict[str, Any]) -> list[str]:
+        """``q``'s chain and type conditions, the filters the summary tables can apply."""
+        conds = []
+        if q.chains:
+            conds.append(_in("chain_id", q.chains, "c", params))
+        if q.opportunity_types:
+            conds.append(_in("opportunity_type", q.opportunity_types, "t", params))
+        return conds
+
     def _edge_parts(
-        self, q: OpportunityQuery, edges: Sequence[tuple[datetime, datetime]], params: dict[str, Any]
+        self,
+        q: OpportunityQuery,
+        edges: Sequence[tuple[datetime, datetime]],
+        hourly: Sequence[str],
+        params: dict[str, Any],
     ) -> list[str]:
         """Totals queries (their parameters added to ``params``) summing ``q``'s rows in the
         partial days ``edges`` (``[a, b)`` each): whole UTC hours from
         ``mev_opportunity_hourly``, the minutes around them from the table through its covering
         indexes -- a half day of one type was ~700 index entries, now at most two partial
-        hours. Rows of one bot come from the table alone (its index is by bot and time: the
-        edges are few rows)."""
+        hours. ``hourly`` are the conditions of :meth:`_summary_filters`. Rows of one bot come
+        from the table alone (its index is by bot and time: the edges are few rows)."""
         filters = self._filters(q, params, time=False)
-        hourly: list[str] = []
-        if q.chains:
-            hourly.append(_in("chain_id", q.chains, "c", params))
-        if q.opportunity_types:
-            hourly.append(_in("opportunity_type", q.opportunity_types, "t", params))
         parts: list[str] = []
 
         def table_part(a: datetime, b: datetime) -> None:
