@@ -23,9 +23,10 @@ REDIS_URL = os.environ.get("MEVGRAPH_TEST_REDIS", "redis://127.0.0.1:6379/15")
 DUPLICATE = "10921990"  # the file holds block 10921991 again
 
 
-def filled_store(directory: Path, names: list[str]) -> SqlStore:
-    """An embedded store in ``directory`` holding the blocks ``names`` (height order)."""
-    store = open_store(directory)
+def filled_store(location: Path | str, names: list[str]) -> SqlStore:
+    """A store holding the blocks ``names`` (height order): embedded in a directory, or
+    PostgreSQL at a ``postgresql://`` URL."""
+    store = open_store(location)
     blocks = sorted((load_fixture(n) for n in names if n != DUPLICATE), key=lambda b: b.number)
     ingest(store, blocks)
     return store

@@ -5,7 +5,6 @@ report says so too."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from pathlib import Path
@@ -15,18 +14,13 @@ from fastapi.testclient import TestClient
 from mevgraph.api import create_app
 from mevgraph.ingest.bus import LocalBus
 from mevgraph.ingest.follow import Follower
+from mevgraph.sim.node import free_port
 from mevgraph.store import open_store
-
-
-def _dead_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])  # closed again: nothing listens there
 
 
 def test_health_reports_a_follower_retrying_a_dropped_node(tmp_path: Path) -> None:
     store = open_store(tmp_path / "store")
-    port = _dead_port()
+    port = free_port()  # nothing listens there
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     follower = Follower(

@@ -23,11 +23,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from mevgraph.api import create_app
-from mevgraph.store import SqlStore, open_store
-from mevgraph.store.ingest import ingest
+from mevgraph.store import SqlStore
 
-from ..conftest import _databases, load_fixture
-from . import DUPLICATE, filled_store
+from ..conftest import _databases
+from . import filled_store
 
 MAX_EXAMPLES = 40
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -45,8 +44,7 @@ def api_store(
         st.close()
         return
     with _databases("mevgraph_s_") as make:
-        st = open_store(make())
-        ingest(st, sorted((load_fixture(n) for n in block_names if n != DUPLICATE), key=lambda b: b.number))
+        st = filled_store(make(), block_names)
         yield st
         st.close()
 

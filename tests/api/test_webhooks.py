@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import http
 import itertools
-import socket
 import threading
 import time
 import uuid
@@ -37,6 +36,7 @@ from mevgraph.api.webhooks import (
 )
 from mevgraph.core.alerts import Alert, AlertFilter
 from mevgraph.ingest.bus import LocalBus, RedisBus
+from mevgraph.sim.node import free_port
 from mevgraph.store import SqlStore, open_store
 
 from . import redis_or_skip
@@ -135,13 +135,6 @@ class Receiver:
             pass
         finally:
             writer.close()
-
-
-def closed_port() -> int:
-    """A local port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def until(predicate: Any, timeout_s: float = 5.0) -> None:
@@ -276,7 +269,7 @@ def test_permanent_400_is_dead_lettered_after_one_attempt(store: SqlStore) -> No
 
 def test_unreachable_url_is_dead_lettered_after_max_attempts(store: SqlStore) -> None:
     async def main() -> None:
-        rule = store.create_alert_rule(OWNER, f"http://127.0.0.1:{closed_port()}/gone")
+        rule = store.create_alert_rule(OWNER, f"http://127.0.0.1:{free_port()}/gone")
         async with dispatcher(store, max_attempts=4, backoff_s=0.01) as d:
             d.offer(alert(1))
             assert await d.flush(5)

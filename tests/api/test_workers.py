@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,19 +25,11 @@ from fastapi.testclient import TestClient
 
 from mevgraph.api import create_app
 from mevgraph.api.workers import reuse_port_balances
-from mevgraph.store import open_store
-from mevgraph.store.ingest import ingest
+from mevgraph.sim.node import free_port
 
-from ..conftest import load_fixture
-from . import DUPLICATE, filled_store
+from . import filled_store
 
 _LINUX_ONLY = pytest.mark.skipif(not reuse_port_balances(), reason="SO_REUSEPORT balancing is Linux-only")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _children(pid: int) -> set[int]:
@@ -98,10 +89,8 @@ def served(
     pg_database: Callable[[], str], block_names: list[str], tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     url = pg_database()
-    store = open_store(url)
-    ingest(store, sorted((load_fixture(n) for n in block_names if n != DUPLICATE), key=lambda b: b.number))
-    store.close()
-    port = _free_port()
+    filled_store(url, block_names).close()
+    port = free_port()
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
     cmd = [sys.executable, "-m", "mevgraph.cli", "serve", "--store", url, "--port", str(port)]
     proc = subprocess.Popen(
@@ -219,7 +208,7 @@ def test_serve_exits_cleanly_on_the_embedded_store(tmp_path: Path, block_names: 
     """One process on the embedded store: it serves, stops by itself, and exits without the
     extension-type leak reports a heap left frozen out of the collector caused at exit."""
     filled_store(tmp_path / "store", block_names[:3]).close()
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "mevgraph.cli", "serve", "--store", str(tmp_path / "store")]
     done = subprocess.run(
         [*cmd, "--port", str(port), "--for-seconds", "3", "--no-auth"],
